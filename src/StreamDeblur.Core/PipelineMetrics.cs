@@ -1,0 +1,64 @@
+using Prometheus;
+
+namespace StreamDeblur;
+
+/// <summary>
+/// Every Prometheus metric the worker exports. Names follow the Prometheus rules: a streamdeblur_ prefix,
+/// base units, _total on counters, and low-cardinality labels (stream id, stage, reason, queue).
+/// </summary>
+public static class PipelineMetrics
+{
+    private static readonly double[] s_latencyBuckets = Histogram.ExponentialBuckets(0.0005, 2, 16); // 0.5 ms .. 16 s
+
+    public static readonly Counter FramesRead = Metrics.CreateCounter(
+        "streamdeblur_frames_read_total", "Frames decoded from the source.", "stream");
+
+    public static readonly Counter FramesPassed = Metrics.CreateCounter(
+        "streamdeblur_frames_passed_total", "Frames judged sharp and passed through untouched.", "stream");
+
+    public static readonly Counter FramesDeblurred = Metrics.CreateCounter(
+        "streamdeblur_frames_deblurred_total", "Frames judged blurry and run through the network.", "stream");
+
+    public static readonly Counter FramesSkipped = Metrics.CreateCounter(
+        "streamdeblur_frames_deblur_skipped_total", "Blurry frames passed through without deblurring, by reason (overload, error).", "stream", "reason");
+
+    public static readonly Counter FramesDropped = Metrics.CreateCounter(
+        "streamdeblur_frames_dropped_total", "Frames dropped and never written, by reason (queue_full, shutdown, encoder_error).", "stream", "reason");
+
+    public static readonly Counter FramesWritten = Metrics.CreateCounter(
+        "streamdeblur_frames_written_total", "Frames written to the stream's outputs.", "stream");
+
+    public static readonly Histogram Sharpness = Metrics.CreateHistogram(
+        "streamdeblur_blur_sharpness", "Blur score of each frame: variance of the Laplacian of downscaled luma (lower is blurrier).",
+        new HistogramConfiguration { LabelNames = ["stream"], Buckets = Histogram.ExponentialBuckets(1, 2, 14) });
+
+    public static readonly Histogram StageDuration = Metrics.CreateHistogram(
+        "streamdeblur_stage_duration_seconds", "Time a stage spends on one frame (one batch for the deblur stage).",
+        new HistogramConfiguration { LabelNames = ["stage"], Buckets = s_latencyBuckets });
+
+    public static readonly Histogram FrameLatency = Metrics.CreateHistogram(
+        "streamdeblur_frame_latency_seconds", "Time from capture to output, per frame.",
+        new HistogramConfiguration { LabelNames = ["stream"], Buckets = s_latencyBuckets });
+
+    public static readonly Histogram BatchSize = Metrics.CreateHistogram(
+        "streamdeblur_batch_size_frames", "Frames per inference batch.",
+        new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64] });
+
+    public static readonly Gauge QueueDepth = Metrics.CreateGauge(
+        "streamdeblur_queue_depth_frames", "Items waiting in each bounded channel between stages.", "queue", "stream");
+
+    public static readonly Counter Reconnects = Metrics.CreateCounter(
+        "streamdeblur_reconnects_total", "Reconnect attempts of live sources.", "stream");
+
+    public static readonly Counter StreamTransitions = Metrics.CreateCounter(
+        "streamdeblur_stream_transitions_total", "Source state changes, by the state entered.", "stream", "state");
+
+    public static readonly Gauge StreamUp = Metrics.CreateGauge(
+        "streamdeblur_stream_up", "1 while the stream's source is delivering frames, else 0.", "stream");
+
+    public static readonly Gauge InferenceInfo = Metrics.CreateGauge(
+        "streamdeblur_inference_info", "The execution provider in use (value is always 1).", "provider", "requested", "model");
+
+    public static readonly Counter Errors = Metrics.CreateCounter(
+        "streamdeblur_errors_total", "Errors by stage.", "stream", "stage");
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace StreamDeblur.Inference;
+
+/// <summary>Frames of one shape, deblurred together. The batch owns its frames until it hands them on.</summary>
+public sealed class FrameBatch(int width, int height)
+{
+    public int Width { get; } = width;
+
+    public int Height { get; } = height;
+
+    public List<Frame> Frames { get; } = [];
+
+    /// <summary><see cref="Stopwatch"/> timestamp of the first frame's arrival: the batch's deadline starts there.</summary>
+    public long OpenedAt { get; set; }
+}
+
+/// <summary>
+/// The cross-stream dynamic batcher. Blurry frames from every stream queue here and leave in batches of
+/// one shape, pushed when a batch is full or when <see cref="BatchingOptions.MaxQueueDelayMs"/> has passed
+/// since its first frame arrived (as nvstreammux's batched-push-timeout and Triton's max queue delay).
+/// </summary>
+public sealed class FrameBatcher(BatchingOptions options)
+{
+    private readonly Dictionary<(int Width, int Height), FrameBatch> _open = [];
+
+    public async Task RunAsync(ChannelReader<Frame> input, ChannelWriter<FrameBatch> output, CancellationToken cancellationToken)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                TimeSpan? wait = TimeUntilNextDeadline();
+                bool more;
+                if (wait is null)
+                {
+                    more = await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    more = await WaitWithTimeoutAsync(input, wait.Value, cancellationToken).ConfigureAwait(false) ?? true;
+                }
+
+                while (input.TryRead(out Frame? frame))
+                {
+                    FrameBatch batch = OpenBatchFor(frame);
+                    batch.Frames.Add(frame);
+                    if (batch.Frames.Count >= options.MaxBatchSize)
+                    {
+                        _open.Remove((batch.Width, batch.Height));
+                        await PushAsync(batch, output, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                await PushExpiredAsync(output, cancellationToken).ConfigureAwait(false);
+                if (!more)
+                {
+                    break;
+                }
+            }
+
+            // End of input: push what is left, in arrival order.
+            foreach (FrameBatch batch in _open.Values.OrderBy(b => b.OpenedAt).ToList())
+            {
+                await PushAsync(batch, output, cancellationToken).ConfigureAwait(false);
+            }
+
+            _open.Clear();
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+            foreach (FrameBatch batch in _open.Values)
+            {
+                batch.Frames.ForEach(f => f.Dispose());
+            }
+
+            _open.Clear();
+            PipelineChannels.DisposeRemaining(input);
+        }
+        finally
+        {
+            output.TryComplete(error is OperationCanceledException ? null : error);
+        }
+    }
+
+    private FrameBatch OpenBatchFor(Frame frame)
+    {
+        var key = (frame.Width, frame.Height);
+        if (!_open.TryGetValue(key, out FrameBatch? batch))
+        {
+            batch = new FrameBatch(frame.Width, frame.Height) { OpenedAt = Stopwatch.GetTimestamp() };
+            _open.Add(key, batch);
+        }
+
+        return batch;
+    }
+
+    private TimeSpan? TimeUntilNextDeadline()
+    {
+        if (_open.Count == 0)
+        {
+            return null;
+        }
+
+        long oldest = _open.Values.Min(b => b.OpenedAt);
+        TimeSpan remaining = TimeSpan.FromMilliseconds(options.MaxQueueDelayMs) - Stopwatch.GetElapsedTime(oldest);
+        return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
+    }
+
+    private async Task PushExpiredAsync(ChannelWriter<FrameBatch> output, CancellationToken cancellationToken)
+    {
+        if (_open.Count == 0)
+        {
+            return;
+        }
+
+        TimeSpan delay = TimeSpan.FromMilliseconds(options.MaxQueueDelayMs);
+        foreach (FrameBatch batch in _open.Values.Where(b => Stopwatch.GetElapsedTime(b.OpenedAt) >= delay).ToList())
+        {
+            _open.Remove((batch.Width, batch.Height));
+            await PushAsync(batch, output, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task PushAsync(FrameBatch batch, ChannelWriter<FrameBatch> output, CancellationToken cancellationToken)
+    {
+        PipelineMetrics.BatchSize.Observe(batch.Frames.Count);
+        try
+        {
+            await output.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            batch.Frames.ForEach(f => f.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Waits for input or the timeout: true/false as WaitToReadAsync, null when the timeout came first.</summary>
+    private static async Task<bool?> WaitWithTimeoutAsync(ChannelReader<Frame> input, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            return input.Completion.IsCompleted && input.Count == 0 ? false : null;
+        }
+
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(timeout);
+        try
+        {
+            return await input.WaitToReadAsync(timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+}

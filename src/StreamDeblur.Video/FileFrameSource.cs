@@ -1,0 +1,142 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OpenCvSharp;
+
+namespace StreamDeblur.Video;
+
+/// <summary>Decodes a recorded video file with OpenCV's bundled FFmpeg. Never drops a frame.</summary>
+public sealed class FileFrameSource : IFrameSource
+{
+    /// <summary>Frames above this many pixels are refused (16K and beyond would exhaust memory in the queues).</summary>
+    public const long MaxFramePixels = 8192L * 4608;
+
+    private const double FallbackFps = 25;
+
+    private readonly string _streamId;
+    private readonly string _path;
+    private readonly ILogger _logger;
+    private VideoCapture? _capture;
+    private VideoInfo? _info;
+
+    public FileFrameSource(string streamId, string path, ILogger logger)
+    {
+        _streamId = streamId;
+        _path = path;
+        _logger = logger;
+    }
+
+    public VideoInfo Info => _info ?? throw new InvalidOperationException("the source is not open");
+
+    public Task OpenAsync(CancellationToken cancellationToken)
+    {
+        var file = new FileInfo(_path);
+        if (!file.Exists)
+        {
+            throw new SourceException($"input file not found: {_path}");
+        }
+
+        if (file.Length == 0)
+        {
+            throw new SourceException($"input file is empty (0 bytes): {_path}");
+        }
+
+        _capture = new VideoCapture(_path, VideoCaptureAPIs.FFMPEG);
+        if (!_capture.IsOpened())
+        {
+            throw new SourceException($"input is not a readable video (not a video file, or corrupt): {_path}");
+        }
+
+        int width = _capture.FrameWidth;
+        int height = _capture.FrameHeight;
+        if (width <= 0 || height <= 0)
+        {
+            throw new SourceException($"input has no usable frame size ({width}x{height}): {_path}");
+        }
+
+        if ((long)width * height > MaxFramePixels)
+        {
+            throw new SourceException($"input frames are {width}x{height}, above the {MaxFramePixels / 1_000_000}-megapixel limit: {_path}");
+        }
+
+        double fps = _capture.Fps;
+        if (!(fps > 0 && fps < 1000))
+        {
+            _logger.LogWarning("stream {Stream}: the file reports {Fps} fps; assuming {Fallback}", _streamId, fps, FallbackFps);
+            fps = FallbackFps;
+        }
+
+        _info = new VideoInfo(width, height, fps, Math.Max(0, (long)_capture.FrameCount), IsLive: false);
+        return Task.CompletedTask;
+    }
+
+    public Task RunAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(() => ReadAll(output, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .Unwrap();
+
+    private async Task ReadAll(ChannelWriter<Frame> output, CancellationToken cancellationToken)
+    {
+        Exception? error = null;
+        long sequence = 0;
+        try
+        {
+            VideoCapture capture = _capture ?? throw new InvalidOperationException("OpenAsync was not called");
+            VideoInfo info = Info;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var image = new Mat();
+                if (!capture.Read(image) || image.Empty())
+                {
+                    image.Dispose();
+                    break;
+                }
+
+                Mat bgr = FrameFormat.ToBgr8(image, _streamId, _logger);
+                double posMs = capture.Get(VideoCaptureProperties.PosMsec);
+                TimeSpan timestamp = sequence > 0 && posMs <= 0
+                    ? TimeSpan.FromSeconds(sequence / info.FramesPerSecond)
+                    : TimeSpan.FromMilliseconds(Math.Max(0, posMs));
+                var frame = new Frame(_streamId, sequence, timestamp, bgr);
+                sequence++;
+                PipelineMetrics.FramesRead.WithLabels(_streamId).Inc();
+                try
+                {
+                    await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    frame.Dispose();
+                    throw;
+                }
+            }
+
+            if (info.FrameCount > 0 && sequence < info.FrameCount - 1 && !cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogWarning(
+                    "stream {Stream}: decoding stopped after {Read} of {Expected} frames: the file is truncated or corrupt; everything decoded was kept",
+                    _streamId, sequence, info.FrameCount);
+            }
+
+            if (sequence == 0 && !cancellationToken.IsCancellationRequested)
+            {
+                error = new SourceException($"input has no decodable frame (corrupt video?): {_path}");
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            output.TryComplete(error);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _capture?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using OpenCvSharp;
+using StreamDeblur.Inference;
+using StreamDeblur.Video;
+
+namespace StreamDeblur.App;
+
+/// <summary>
+/// <c>streamdeblur eval</c>: PSNR and SSIM of the blurry input and of the model's output against the sharp
+/// image, over a folder of NNN_sharp.png / NNN_blurry.png pairs, plus the model's time per 1280×720 frame.
+/// </summary>
+public static class EvalCommand
+{
+    public sealed record PairResult(string Name, double BlurryPsnr, double OutputPsnr, double BlurrySsim, double OutputSsim);
+
+    public sealed record Summary(
+        string Model, string Provider, int Pairs,
+        double BlurryPsnr, double OutputPsnr, double PsnrGain,
+        double BlurrySsim, double OutputSsim, double SsimGain,
+        double Ms720p, IReadOnlyList<PairResult> Results);
+
+    public static int Execute(CommandLine command, ILoggerFactory loggers)
+    {
+        string dir = command["dir"] ?? throw new UsageException("eval needs --dir <folder of NNN_sharp.png / NNN_blurry.png pairs>");
+        StreamDeblurOptions options = ConfigLoader.Load(command["config"]);
+        ConfigLoader.ThrowIfInvalid(WithPlaceholderStream(options));
+        using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
+        Summary summary = Evaluate(model, options.Model, dir);
+
+        Console.WriteLine($"model {summary.Model} on {summary.Provider}, {summary.Pairs} pairs from {dir}");
+        Console.WriteLine($"{"",-12} {"PSNR dB",10} {"SSIM",8}");
+        Console.WriteLine($"{"blurry",-12} {summary.BlurryPsnr,10:F2} {summary.BlurrySsim,8:F4}");
+        Console.WriteLine($"{"deblurred",-12} {summary.OutputPsnr,10:F2} {summary.OutputSsim,8:F4}");
+        Console.WriteLine($"{"gain",-12} {summary.PsnrGain,10:+0.00;-0.00} {summary.SsimGain,8:+0.0000;-0.0000}");
+        Console.WriteLine($"time per 1280x720 frame: {summary.Ms720p:F1} ms ({1000 / summary.Ms720p:F1} fps, batch 1, {summary.Provider})");
+        if (command["json"] is { } jsonPath)
+        {
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(summary, ConfigLoader.SerializerOptions));
+        }
+
+        return 0;
+    }
+
+    public static Summary Evaluate(DeblurModel model, ModelOptions modelOptions, string dir, int timingRuns = 5)
+    {
+        if (!Directory.Exists(dir))
+        {
+            throw new ConfigException($"eval folder not found: {dir}");
+        }
+
+        string[] sharpFiles = Directory.GetFiles(dir, "*_sharp.png").Order(StringComparer.Ordinal).ToArray();
+        if (sharpFiles.Length == 0)
+        {
+            throw new ConfigException($"eval folder {dir} holds no NNN_sharp.png / NNN_blurry.png pairs");
+        }
+
+        using var stage = new DeblurStage(model, modelOptions, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var results = new List<PairResult>();
+        foreach (string sharpPath in sharpFiles)
+        {
+            string name = Path.GetFileName(sharpPath)[..^"_sharp.png".Length];
+            string blurryPath = Path.Combine(dir, name + "_blurry.png");
+            using Mat sharp = Cv2.ImRead(sharpPath, ImreadModes.Color);
+            using Mat blurry = Cv2.ImRead(blurryPath, ImreadModes.Color);
+            if (sharp.Empty() || blurry.Empty())
+            {
+                throw new ConfigException($"cannot read the pair {name} in {dir}");
+            }
+
+            var frame = new Frame("eval", 0, TimeSpan.Zero, blurry.Clone());
+            var batch = new FrameBatch(frame.Width, frame.Height);
+            batch.Frames.Add(frame);
+            stage.Process(batch);
+            using (frame)
+            {
+                results.Add(new PairResult(name,
+                    ImageQuality.Psnr(blurry, sharp), ImageQuality.Psnr(frame.Image, sharp),
+                    ImageQuality.Ssim(blurry, sharp), ImageQuality.Ssim(frame.Image, sharp)));
+            }
+        }
+
+        double ms = TimePerFrame(stage, 1280, 720, timingRuns);
+        double blurryPsnr = results.Average(r => r.BlurryPsnr);
+        double outputPsnr = results.Average(r => r.OutputPsnr);
+        double blurrySsim = results.Average(r => r.BlurrySsim);
+        double outputSsim = results.Average(r => r.OutputSsim);
+        return new Summary(model.Metadata.Name, model.Provider, results.Count,
+            blurryPsnr, outputPsnr, outputPsnr - blurryPsnr, blurrySsim, outputSsim, outputSsim - blurrySsim, ms, results);
+    }
+
+    /// <summary>Median milliseconds for one frame of the given size through pack, network and unpack.</summary>
+    public static double TimePerFrame(DeblurStage stage, int width, int height, int runs)
+    {
+        using var image = new Mat(height, width, MatType.CV_8UC3);
+        Cv2.Randu(image, Scalar.All(0), Scalar.All(255));
+        var times = new List<double>();
+        for (int i = 0; i <= runs; i++)
+        {
+            var frame = new Frame("timing", i, TimeSpan.Zero, image.Clone());
+            var batch = new FrameBatch(width, height);
+            batch.Frames.Add(frame);
+            long start = Stopwatch.GetTimestamp();
+            stage.Process(batch);
+            double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            frame.Dispose();
+            if (i > 0)
+            {
+                times.Add(elapsed); // the first run is a warm-up
+            }
+        }
+
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static StreamDeblurOptions WithPlaceholderStream(StreamDeblurOptions options)
+    {
+        if (options.Streams.Count == 0)
+        {
+            options.Streams = [new StreamOptions { Id = "eval", Input = "eval", Output = "eval.mkv" }];
+        }
+
+        return options;
+    }
+}

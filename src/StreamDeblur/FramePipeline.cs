@@ -1,0 +1,218 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using StreamDeblur.Inference;
+using StreamDeblur.Stages;
+using StreamDeblur.Video;
+
+namespace StreamDeblur.App;
+
+/// <summary>How one stream's run ended.</summary>
+public sealed record StreamResult(string StreamId, long FramesWritten, IReadOnlyList<string> Files, string? Error);
+
+/// <summary>
+/// The pipeline, wired in one place. Per stream:
+/// <code>
+///   source ─▶[decoded]─▶ blur estimator ─▶[scored]─▶ router ─┬─ sharp ──────────────────────────▶[ready]─▶ reorder ─▶[ordered]─▶ encoder ─▶ sinks
+///                                                            └─ blurry ─▶ (shared) [blurry] ─▶ batcher ─▶[batches]─▶ deblur ─┘
+/// </code>
+/// Every arrow in brackets is a bounded channel. Live sources feed a leaky [decoded] queue that drops its
+/// oldest frame when full; everything else waits (backpressure), so files never lose a frame.
+/// Cancelling <c>stopReading</c> stops the sources and lets the queues drain; cancelling <c>abort</c> stops everything.
+/// </summary>
+public sealed class FramePipeline : IAsyncDisposable
+{
+    private readonly StreamDeblurOptions _options;
+    private readonly DeblurModel _model;
+    private readonly FrameReport? _report;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly PipelineState _state;
+    private readonly IReadOnlyDictionary<string, IFrameSink> _extraSinks;
+
+    public FramePipeline(
+        StreamDeblurOptions options,
+        DeblurModel model,
+        FrameReport? report,
+        ILoggerFactory loggers,
+        PipelineState state,
+        IReadOnlyDictionary<string, IFrameSink>? extraSinks = null)
+    {
+        _options = options;
+        _model = model;
+        _report = report;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("pipeline");
+        _state = state;
+        _extraSinks = extraSinks ?? new Dictionary<string, IFrameSink>();
+    }
+
+    public async Task<IReadOnlyList<StreamResult>> RunAsync(CancellationToken stopReading, CancellationToken abort)
+    {
+        int capacity = _options.Pipeline.ChannelCapacity;
+        var tails = new Dictionary<string, StreamTail>(StringComparer.Ordinal);
+        foreach (StreamOptions stream in _options.Streams)
+        {
+            tails[stream.Id] = new StreamTail(stream.Id, capacity);
+        }
+
+        // Shared by every stream: blurry frames → batcher → deblur.
+        Channel<Frame> blurry = PipelineChannels.Lossless<Frame>(capacity * Math.Max(1, _options.Streams.Count), singleReader: true, singleWriter: false);
+        Channel<FrameBatch> batches = PipelineChannels.Lossless<FrameBatch>(2);
+        var blurryWriters = new SharedWriterCompletion<Frame>(blurry.Writer, _options.Streams.Count);
+        var batcher = new FrameBatcher(_options.Batching);
+        using var deblur = new DeblurStage(_model, _options.Model, _loggers.CreateLogger("deblur"));
+
+        Task batcherTask = batcher.RunAsync(blurry.Reader, batches.Writer, abort);
+        Task deblurTask = Task.Run(() => deblur.RunAsync(batches.Reader, (frame, ct) => tails[frame.StreamId].ReturnFromDeblurAsync(frame, ct), abort), abort);
+
+        using var sampler = new QueueDepthSampler();
+        sampler.Watch("blurry", "all", blurry.Reader);
+        sampler.Watch("batches", "all", batches.Reader);
+
+        Task<StreamResult>[] streamTasks = _options.Streams
+            .Select(stream => RunStreamAsync(stream, tails[stream.Id], blurry.Writer, blurryWriters, sampler, stopReading, abort))
+            .ToArray();
+
+        StreamResult[] results = await Task.WhenAll(streamTasks).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(batcherTask, deblurTask).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+        }
+
+        return results;
+    }
+
+    private async Task<StreamResult> RunStreamAsync(
+        StreamOptions stream,
+        StreamTail tail,
+        ChannelWriter<Frame> blurry,
+        SharedWriterCompletion<Frame> blurryWriters,
+        QueueDepthSampler sampler,
+        CancellationToken stopReading,
+        CancellationToken abort)
+    {
+        ILogger logger = _loggers.CreateLogger($"stream.{stream.Id}");
+        var sinks = new List<IFrameSink>();
+        VideoFileSink? fileSink = null;
+        bool routerStarted = false;
+        try
+        {
+            await using IFrameSource source = SourceFactory.Create(stream, logger, _state);
+            await source.OpenAsync(stopReading).ConfigureAwait(false);
+            VideoInfo info = source.Info;
+            logger.LogInformation("stream {Stream}: {Input} {Width}x{Height} at {Fps:F2} fps ({Kind})",
+                stream.Id, UrlRedactor.Redact(stream.Input), info.Width, info.Height, info.FramesPerSecond, info.IsLive ? "live" : "file");
+
+            if (stream.Output is not null)
+            {
+                fileSink = new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger);
+                sinks.Add(fileSink);
+            }
+
+            if (stream.Forward is not null)
+            {
+                sinks.Add(SinkFactory.CreateForward(stream, info, logger));
+            }
+
+            if (_extraSinks.TryGetValue(stream.Id, out IFrameSink? extra))
+            {
+                sinks.Add(extra);
+            }
+
+            // The stages and the channels between them.
+            Channel<Frame> decoded = stream.IsLive
+                ? PipelineChannels.DropOldest(_options.Pipeline.ChannelCapacity, dropped => DropDecoded(stream.Id, tail, dropped))
+                : PipelineChannels.Lossless<Frame>(_options.Pipeline.ChannelCapacity);
+            Channel<Frame> scored = PipelineChannels.Lossless<Frame>(_options.Pipeline.ChannelCapacity);
+            Channel<Frame> ordered = PipelineChannels.Lossless<Frame>(_options.Pipeline.ChannelCapacity);
+            sampler.Watch("decoded", stream.Id, decoded.Reader);
+            sampler.Watch("scored", stream.Id, scored.Reader);
+            sampler.Watch("ready", stream.Id, tail.Ready);
+            sampler.Watch("ordered", stream.Id, ordered.Reader);
+
+            using var estimator = new BlurEstimatorStage(_options.Blur);
+            var router = new RouterStage(stream.Id, _options.Blur, stream.IsLive, TimeSpan.FromMilliseconds(stream.MaxLatencyMs));
+            var reorder = new ReorderStage(stream.Id);
+            var encoder = new EncoderStage(stream.Id, sinks, _report);
+
+            Task sourceTask = source.RunAsync(decoded.Writer, stopReading);
+            Task estimateTask = estimator.RunAsync(decoded.Reader, scored.Writer, abort);
+            routerStarted = true;
+            Task routeTask = RunRouterAsync(router, scored.Reader, tail, blurry, blurryWriters, abort);
+            Task reorderTask = reorder.RunAsync(tail, ordered.Writer, abort);
+            Task encodeTask = encoder.RunAsync(ordered.Reader, abort);
+
+            Exception? error = await FirstErrorAsync(sourceTask, estimateTask, routeTask, reorderTask, encodeTask).ConfigureAwait(false);
+            if (error is not null)
+            {
+                logger.LogError("stream {Stream} failed: {Error} ({Frames} frames were written and kept)", stream.Id, error.Message, encoder.FramesWritten);
+            }
+
+            return new StreamResult(stream.Id, encoder.FramesWritten, fileSink?.Files ?? [], error?.Message);
+        }
+        catch (Exception ex) when (ex is SourceException or SinkException or IOException)
+        {
+            logger.LogError("stream {Stream} failed: {Error}", stream.Id, UrlRedactor.Redact(ex.Message));
+            return new StreamResult(stream.Id, fileSink?.FramesWritten ?? 0, fileSink?.Files ?? [], UrlRedactor.Redact(ex.Message));
+        }
+        finally
+        {
+            if (!routerStarted)
+            {
+                blurryWriters.WriterDone();
+                tail.Release();
+            }
+
+            foreach (IFrameSink sink in sinks)
+            {
+                sink.Dispose();
+            }
+
+            _state.StreamEnded(stream.Id);
+        }
+    }
+
+    private static async Task RunRouterAsync(
+        RouterStage router, ChannelReader<Frame> input, StreamTail tail, ChannelWriter<Frame> blurry,
+        SharedWriterCompletion<Frame> blurryWriters, CancellationToken abort)
+    {
+        try
+        {
+            await router.RunAsync(input, tail, blurry, abort).ConfigureAwait(false);
+        }
+        finally
+        {
+            // One stream ending (or failing) never completes the shared queue for the others.
+            blurryWriters.WriterDone();
+        }
+    }
+
+    private static void DropDecoded(string streamId, StreamTail tail, Frame dropped)
+    {
+        tail.Drops.Record(dropped.Sequence);
+        PipelineMetrics.FramesDropped.WithLabels(streamId, "queue_full").Inc();
+        dropped.Dispose();
+    }
+
+    /// <summary>Waits for all of a stream's stages and returns the first real error (cancellation is not one).</summary>
+    private static async Task<Exception?> FirstErrorAsync(params Task[] tasks)
+    {
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch
+        {
+        }
+
+        return tasks
+            .Where(t => t.IsFaulted)
+            .Select(t => t.Exception!.GetBaseException())
+            .FirstOrDefault(e => e is not OperationCanceledException);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

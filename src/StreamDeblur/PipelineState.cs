@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+
+namespace StreamDeblur.App;
+
+/// <summary>The states a stream's source reports, for /readyz and the stream_up metric.</summary>
+public enum StreamHealth
+{
+    Starting,
+    Up,
+    Reconnecting,
+    Stalled,
+    Ended,
+    Failed,
+}
+
+/// <summary>What the health endpoints report: whether the model is warm, and each stream's state. Thread-safe.</summary>
+public sealed class PipelineState : ISourceStateObserver
+{
+    private readonly ConcurrentDictionary<string, (StreamHealth Health, DateTimeOffset Since, string? Detail)> _streams = new(StringComparer.Ordinal);
+
+    public bool ModelReady { get; set; }
+
+    public string? Provider { get; set; }
+
+    public IReadOnlyDictionary<string, (StreamHealth Health, DateTimeOffset Since, string? Detail)> Streams => _streams;
+
+    public void Report(string streamId, StreamHealth health, string? detail = null)
+    {
+        _streams.AddOrUpdate(streamId, _ => (health, DateTimeOffset.UtcNow, detail), (_, old) => old.Health == health ? old with { Detail = detail } : (health, DateTimeOffset.UtcNow, detail));
+        PipelineMetrics.StreamUp.WithLabels(streamId).Set(health == StreamHealth.Up ? 1 : 0);
+        PipelineMetrics.StreamTransitions.WithLabels(streamId, health.ToString().ToLowerInvariant()).Inc();
+    }
+
+    public void StreamEnded(string streamId)
+    {
+        if (!_streams.TryGetValue(streamId, out var current) || current.Health is not StreamHealth.Failed)
+        {
+            Report(streamId, StreamHealth.Ended);
+        }
+    }
+
+    void ISourceStateObserver.OnStateChanged(string streamId, SourceState state, string? detail) => Report(streamId, state switch
+    {
+        SourceState.Connecting => StreamHealth.Starting,
+        SourceState.Up => StreamHealth.Up,
+        SourceState.Reconnecting => StreamHealth.Reconnecting,
+        SourceState.Stalled => StreamHealth.Stalled,
+        SourceState.Failed => StreamHealth.Failed,
+        _ => StreamHealth.Ended,
+    }, detail);
+
+    /// <summary>Ready once the model is warm and no stream has failed for good.</summary>
+    public bool IsReady => ModelReady && _streams.Values.All(s => s.Health is not StreamHealth.Failed);
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using StreamDeblur.Inference;
+
+namespace StreamDeblur.App;
+
+/// <summary><c>streamdeblur run</c>: the main job.</summary>
+public static class RunCommand
+{
+    public static async Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers)
+    {
+        ILogger logger = loggers.CreateLogger("run");
+        StreamDeblurOptions options = LoadOptions(command);
+
+        using var stopReading = new CancellationTokenSource();
+        using var abort = new CancellationTokenSource();
+        void RequestStop(string signal)
+        {
+            if (stopReading.IsCancellationRequested)
+            {
+                return;
+            }
+
+            logger.LogWarning("{Signal}: stopping the sources and draining the queues (deadline {Seconds} s)", signal, options.Pipeline.DrainTimeoutSeconds);
+            stopReading.Cancel();
+            abort.CancelAfter(TimeSpan.FromSeconds(options.Pipeline.DrainTimeoutSeconds));
+        }
+
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; RequestStop("SIGINT"); });
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; RequestStop("SIGTERM"); });
+
+        var state = new PipelineState();
+        using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
+        state.Provider = model.Provider;
+        if (options.Model.WarmUp)
+        {
+            TimeSpan warm = model.WarmUp();
+            logger.LogInformation("model warmed up in {Ms:F0} ms", warm.TotalMilliseconds);
+        }
+
+        state.ModelReady = true;
+        using FrameReport? report = command["report"] is { } reportPath ? new FrameReport(reportPath) : null;
+        await using HttpEndpoint? http = options.Http.Port > 0 ? await HttpEndpoint.StartAsync(options.Http, state, loggers) : null;
+
+        long start = Stopwatch.GetTimestamp();
+        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams));
+        IReadOnlyList<StreamResult> results = await pipeline.RunAsync(stopReading.Token, abort.Token);
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+        foreach (StreamResult result in results)
+        {
+            string files = result.Files.Count == 0 ? "" : " -> " + string.Join(", ", result.Files);
+            Console.WriteLine(
+                $"stream {result.StreamId}: {result.FramesWritten} frames in {seconds:F1} s ({result.FramesWritten / Math.Max(seconds, 1e-9):F1} fps): " +
+                $"{Count(PipelineMetrics.FramesPassed, result.StreamId)} sharp, {Count(PipelineMetrics.FramesDeblurred, result.StreamId)} deblurred, " +
+                $"{Count(PipelineMetrics.FramesSkipped, result.StreamId)} skipped, {Count(PipelineMetrics.FramesDropped, result.StreamId)} dropped{files}" +
+                (result.Error is null ? "" : $" [failed: {result.Error}]"));
+        }
+
+        if (results.Count == 1 && results[0].Error is { } onlyError)
+        {
+            Console.Error.WriteLine($"streamdeblur: error: {onlyError}");
+        }
+
+        return results.All(r => r.Error is null) ? 0 : 1;
+    }
+
+    /// <summary>The config file (if any) with --input/--output (if given) as a single stream.</summary>
+    public static StreamDeblurOptions LoadOptions(CommandLine command)
+    {
+        StreamDeblurOptions options = ConfigLoader.Load(command["config"]);
+        if (command["input"] is { } input)
+        {
+            if (command["output"] is null && command["forward"] is null)
+            {
+                throw new UsageException("--input needs --output (or --forward)");
+            }
+
+            options.Streams =
+            [
+                new StreamOptions
+                {
+                    Id = command["stream-id"] ?? "main",
+                    Input = input,
+                    Output = command["output"],
+                    Forward = command["forward"],
+                },
+            ];
+        }
+        else if (command["output"] is not null)
+        {
+            throw new UsageException("--output needs --input");
+        }
+
+        if (command["port"] is not null)
+        {
+            options.Http.Port = command.GetInt("port", 0, 0, 65535);
+        }
+
+        ConfigLoader.ThrowIfInvalid(options);
+        return options;
+    }
+
+    private static long Count(Prometheus.Counter counter, string stream) =>
+        (long)counter.GetAllLabelValues().Where(labels => labels[0] == stream).Sum(labels => counter.WithLabels(labels).Value);
+}

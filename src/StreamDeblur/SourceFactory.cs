@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Logging;
+using StreamDeblur.Video;
+
+namespace StreamDeblur.App;
+
+/// <summary>Chooses the source for a stream's input: OpenCV for files, an ffmpeg child process for live inputs.</summary>
+public static class SourceFactory
+{
+    public static IFrameSource Create(StreamOptions stream, ILogger logger, ISourceStateObserver observer) =>
+        InputKind.Classify(stream.Input) switch
+        {
+            InputKindValue.File => new FileFrameSource(stream.Id, stream.Input, logger),
+            InputKindValue.Network or InputKindValue.Camera => throw new SourceException($"stream {stream.Id}: live input '{UrlRedactor.Redact(stream.Input)}' is not supported yet"),
+            _ => throw new SourceException($"stream {stream.Id}: unsupported input '{UrlRedactor.Redact(stream.Input)}'"),
+        };
+}
+
+/// <summary>Creates live-forward sinks.</summary>
+public static class SinkFactory
+{
+    public static IFrameSink CreateForward(StreamOptions stream, VideoInfo info, ILogger logger) =>
+        throw new SinkException($"stream {stream.Id}: forwarding to '{UrlRedactor.Redact(stream.Forward)}' is not supported yet");
+}
