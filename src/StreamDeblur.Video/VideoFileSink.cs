@@ -18,6 +18,7 @@ public sealed class VideoFileSink : IFrameSink
     private readonly ILogger _logger;
     private readonly List<string> _files = [];
     private VideoWriter? _writer;
+    private Size _frameSize;
     private Size _size;
     private long _framesInSegment;
     private bool _warnedResize;
@@ -41,22 +42,31 @@ public sealed class VideoFileSink : IFrameSink
     {
         if (_writer is null || (_segmentSeconds > 0 && _framesInSegment >= Math.Max(1, (long)Math.Round(_segmentSeconds * _fps))))
         {
-            StartSegment(_writer is null ? frame.Image.Size() : _size);
+            StartSegment(_writer is null ? frame.Image.Size() : _frameSize);
         }
 
         Mat image = frame.Image;
-        if (image.Size() != _size)
+        if (image.Size() == _frameSize && _size != _frameSize)
+        {
+            // Odd width or height: pad one replicated pixel, as MPEG-4's 4:2:0 needs even sizes.
+            using var padded = new Mat();
+            Cv2.CopyMakeBorder(image, padded, 0, _size.Height - image.Height, 0, _size.Width - image.Width, BorderTypes.Replicate);
+            _writer!.Write(padded);
+        }
+        else if (image.Size() != _frameSize)
         {
             // A live source may come back at another resolution; the file keeps its first size.
             if (!_warnedResize)
             {
-                _logger.LogWarning("stream {Stream}: frame size changed from {Old} to {New}; scaling to the output's size", _streamId, _size, image.Size());
+                _logger.LogWarning("stream {Stream}: frame size changed from {Old} to {New}; scaling to the output's size", _streamId, _frameSize, image.Size());
                 _warnedResize = true;
             }
 
             using var resized = new Mat();
-            Cv2.Resize(image, resized, _size);
-            _writer!.Write(resized);
+            Cv2.Resize(image, resized, _frameSize);
+            using var padded = new Mat();
+            Cv2.CopyMakeBorder(resized, padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
+            _writer!.Write(padded);
         }
         else
         {
@@ -77,8 +87,9 @@ public sealed class VideoFileSink : IFrameSink
             Directory.CreateDirectory(dir);
         }
 
-        _size = size;
-        _writer = new VideoWriter(path, FourCC.FromString(_fourcc), _fps, size);
+        _frameSize = size;
+        _size = EncodedSize(size);
+        _writer = new VideoWriter(path, FourCC.FromString(_fourcc), _fps, _size);
         if (!_writer.IsOpened())
         {
             _writer.Dispose();
@@ -89,6 +100,9 @@ public sealed class VideoFileSink : IFrameSink
         _files.Add(path);
         _framesInSegment = 0;
     }
+
+    /// <summary>The size the file is encoded at: the frame size rounded up to even numbers.</summary>
+    public static Size EncodedSize(Size frameSize) => new(frameSize.Width + (frameSize.Width & 1), frameSize.Height + (frameSize.Height & 1));
 
     /// <summary>Where segment <paramref name="index"/> of <paramref name="path"/> goes: name_00000.ext.</summary>
     public static string SegmentPath(string path, int index)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what StreamDeblur needs on a fresh Debian 12 machine that has the .NET 10 SDK:
+# Debian packages (OpenCV's GTK dependency, ffmpeg for live streams and checks, promtool, a GStreamer
+# RTSP server for the stream tests) and the NuGet packages. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  libgtk-3-0                      # needed by OpenCvSharp4.official.runtime.linux-x64
+  ffmpeg                          # live inputs/outputs (child process) and ffprobe checks
+  prometheus                      # promtool check metrics
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly gstreamer1.0-tools   # a real RTSP server on loopback for the stream tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+  exit 1
+fi
+
+dotnet restore StreamDeblur.sln --verbosity quiet

@@ -1,0 +1,79 @@
+using Xunit;
+
+namespace StreamDeblur.Tests;
+
+public sealed class ConfigLoaderTests
+{
+    [Fact]
+    public void ShippedConfigLoadsAndIsValid()
+    {
+        StreamDeblurOptions options = ConfigLoader.Load(Path.Combine(TestPaths.RepoRoot, "config", "streamdeblur.json"));
+        Assert.Empty(options.Validate());
+        Assert.Equal("sample", Assert.Single(options.Streams).Id);
+        Assert.Equal("cpu", options.Model.ExecutionProvider);
+    }
+
+    [Fact]
+    public void UnknownKeyIsNamed()
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("""{ "batching": { "max_batch_sise": 4 } }"""));
+        Assert.Contains("max_batch_sise", ex.Message);
+        Assert.Contains("unknown key", ex.Message);
+    }
+
+    [Fact]
+    public void WrongTypeNamesThePath()
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("""{ "batching": { "max_batch_size": "four" } }"""));
+        Assert.Contains("$.batching.max_batch_size", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("""{ "batching": { "max_batch_size": -1 } }""", "batching.max_batch_size")]
+    [InlineData("""{ "pipeline": { "channel_capacity": 0 } }""", "pipeline.channel_capacity")]
+    [InlineData("""{ "model": { "execution_provider": "opencl" } }""", "model.execution_provider")]
+    [InlineData("""{ "blur": { "enter_ratio": 0.7, "exit_ratio": 0.5 } }""", "blur.exit_ratio")]
+    [InlineData("""{ "model": { "tile_size": 128, "tile_overlap": 64 } }""", "model.tile_overlap")]
+    public void InvalidValuesAreNamed(string json, string key)
+    {
+        StreamDeblurOptions options = ConfigLoader.Parse(json);
+        options.Streams = [new StreamOptions { Id = "a", Input = "a.mp4", Output = "a.mkv" }];
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.ThrowIfInvalid(options));
+        Assert.Contains(key, ex.Message);
+    }
+
+    [Fact]
+    public void StreamsAreChecked()
+    {
+        StreamDeblurOptions options = ConfigLoader.Parse("""
+            { "streams": [
+                { "id": "cam 1", "input": "a.mp4", "output": "a.mkv" },
+                { "id": "b", "input": "ftp://x/y", "output": "b.mkv" },
+                { "id": "b", "input": "b.mp4" } ] }
+            """);
+        string message = string.Join("\n", options.Validate());
+        Assert.Contains("streams[0].id", message);
+        Assert.Contains("streams[1].input", message);
+        Assert.Contains("used by more than one stream", message);
+        Assert.Contains("needs an output file or a forward URL", message);
+    }
+
+    [Fact]
+    public void CredentialsNeverReachValidationMessages()
+    {
+        StreamDeblurOptions options = ConfigLoader.Parse("""
+            { "streams": [ { "id": "a", "input": "gopher://admin:hunter2@10.0.0.1/x", "output": "a.mkv", "forward": "http://u:pw@h/x" } ] }
+            """);
+        string message = string.Join("\n", options.Validate());
+        Assert.Contains("streams[0].input", message);
+        Assert.DoesNotContain("hunter2", message);
+        Assert.DoesNotContain(":pw@", message);
+    }
+
+    [Fact]
+    public void MissingFileIsNamed()
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load("/nonexistent/streamdeblur.json"));
+        Assert.Contains("/nonexistent/streamdeblur.json", ex.Message);
+    }
+}
