@@ -10,7 +10,7 @@ public static class SourceFactory
         InputKind.Classify(stream.Input) switch
         {
             InputKindValue.File => new FileFrameSource(stream.Id, stream.Input, logger),
-            InputKindValue.Network or InputKindValue.Camera => throw new SourceException($"stream {stream.Id}: live input '{UrlRedactor.Redact(stream.Input)}' is not supported yet"),
+            InputKindValue.Network or InputKindValue.Camera => new FfmpegFrameSource(stream.Id, stream.Input, stream.IsLive, stream.Reconnect, logger, observer),
             _ => throw new SourceException($"stream {stream.Id}: unsupported input '{UrlRedactor.Redact(stream.Input)}'"),
         };
 }
@@ -19,5 +19,5 @@ public static class SourceFactory
 public static class SinkFactory
 {
     public static IFrameSink CreateForward(StreamOptions stream, VideoInfo info, ILogger logger) =>
-        throw new SinkException($"stream {stream.Id}: forwarding to '{UrlRedactor.Redact(stream.Forward)}' is not supported yet");
+        new FfmpegForwardSink(stream.Id, stream.Forward ?? throw new SinkException($"stream {stream.Id}: no forward URL"), info, logger);
 }

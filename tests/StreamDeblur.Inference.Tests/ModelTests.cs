@@ -1,0 +1,194 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenCvSharp;
+using StreamDeblur.Inference;
+using StreamDeblur.Video;
+using Xunit;
+
+namespace StreamDeblur.Tests;
+
+/// <summary>The shipped model, run for real by ONNX Runtime.</summary>
+public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
+{
+    public sealed class ShippedModel : IDisposable
+    {
+        public ShippedModel()
+        {
+            Options = new ModelOptions { Metadata = TestPaths.ModelMetadata, IntraOpThreads = 2 };
+            Model = DeblurModel.Load(Options, NullLogger.Instance);
+        }
+
+        public ModelOptions Options { get; }
+
+        public DeblurModel Model { get; }
+
+        public void Dispose() => Model.Dispose();
+    }
+
+    private readonly ShippedModel _shipped;
+
+    public ModelTests(ShippedModel shipped) => _shipped = shipped;
+
+    [Fact]
+    public void LoadsOnTheCpuWithItsMetadata()
+    {
+        Assert.Equal("cpu", _shipped.Model.Provider);
+        Assert.True(_shipped.Model.Metadata.Params > 0);
+        Assert.True(_shipped.Model.Metadata.Gmac720p > 0);
+        Assert.True(new FileInfo(_shipped.Model.ModelPath).Length < 20_000_000, "the default model must stay under 20 MB");
+    }
+
+    [Fact]
+    public void MatchesPyTorchWithin1e4()
+    {
+        // Written by training/export_onnx.py: a seeded input and PyTorch's output for it.
+        (float[] input, int[] shape) = Npy.ReadFloat32(TestPaths.TestData("parity_input.npy"));
+        (float[] expected, int[] outShape) = Npy.ReadFloat32(TestPaths.TestData("parity_output.npy"));
+        Assert.Equal(shape, outShape);
+        var output = new float[expected.Length];
+        _shipped.Model.Run(input, output, shape[0], shape[2], shape[3]);
+        double maxError = expected.Zip(output).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(maxError <= 1e-4, $"max |ORT - PyTorch| = {maxError:E2}");
+    }
+
+    [Fact]
+    public void DeblurringRaisesPsnrOnHeldOutImages()
+    {
+        // Stated margin: at least +1.5 dB on average over the held-out pairs (the model card reports the full figure).
+        const double margin = 1.5;
+        using var stage = new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
+        string[] sharpFiles = Directory.GetFiles(TestPaths.TestData("eval"), "*_sharp.png").Order().Take(12).ToArray();
+        Assert.NotEmpty(sharpFiles);
+        double gain = 0;
+        foreach (string sharpPath in sharpFiles)
+        {
+            using Mat sharp = Cv2.ImRead(sharpPath);
+            using Mat blurry = Cv2.ImRead(sharpPath.Replace("_sharp.png", "_blurry.png"));
+            using var frame = new Frame("t", 0, TimeSpan.Zero, blurry.Clone());
+            var batch = new FrameBatch(frame.Width, frame.Height);
+            batch.Frames.Add(frame);
+            stage.Process(batch);
+            Assert.Equal(FrameRoute.Deblurred, frame.Route);
+            gain += ImageQuality.Psnr(frame.Image, sharp) - ImageQuality.Psnr(blurry, sharp);
+        }
+
+        gain /= sharpFiles.Length;
+        Assert.True(gain >= margin, $"mean PSNR gain {gain:F2} dB is below the {margin} dB margin");
+    }
+
+    [Fact]
+    public void TiledInferenceHasNoVisibleSeams()
+    {
+        using Mat sharp = Cv2.ImRead(TestPaths.TestData("eval", "003_blurry.png"));
+        using var image = new Mat();
+        Cv2.Resize(sharp, image, new Size(400, 336));
+        var tiledOptions = new ModelOptions { Metadata = TestPaths.ModelMetadata, TileAbovePixels = 64 * 64, TileSize = 160, TileOverlap = 24 };
+        using var whole = new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
+        using var tiled = new DeblurStage(_shipped.Model, tiledOptions, NullLogger.Instance);
+        using Mat a = Deblur(whole, image);
+        using Mat b = Deblur(tiled, image);
+
+        using var diff = new Mat();
+        Cv2.Absdiff(a, b, diff);
+        using var gray = new Mat();
+        Cv2.CvtColor(diff, gray, ColorConversionCodes.BGR2GRAY);
+        double meanError = Cv2.Mean(gray).Val0;
+        // Seam columns/rows: the middle of each overlap, where a hard seam would sit.
+        var seams = TiledDeblurrer.Origins(400, 160, 24).Skip(1).Select(x => x + 12).ToList();
+        double seamError = seams.Average(x => Cv2.Mean(gray.Col(x)).Val0);
+        Assert.True(meanError < 1.5, $"mean |tiled - whole| = {meanError:F2} grey levels");
+        Assert.True(seamError < 3.0, $"error on seam columns = {seamError:F2} grey levels");
+        Assert.True(Cv2.PSNR(a, b) > 38, $"tiled vs whole PSNR {Cv2.PSNR(a, b):F1} dB");
+    }
+
+    [Fact]
+    public void CudaRequestFallsBackToCpuWithALogLine()
+    {
+        var logger = new ListLogger();
+        using DeblurModel model = DeblurModel.Load(new ModelOptions { Metadata = TestPaths.ModelMetadata, ExecutionProvider = "cuda" }, logger);
+        Assert.Equal("cpu", model.Provider);
+        Assert.Contains(logger.Lines, l => l.Contains("falling back to CPU", StringComparison.Ordinal) && l.Contains("cuda", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MetadataThatDoesNotFitTheModelIsRefused()
+    {
+        string dir = TestPaths.TempDir("model");
+        var json = JsonNode.Parse(File.ReadAllText(TestPaths.ModelMetadata))!.AsObject();
+        json["file"] = Path.Combine(Path.GetDirectoryName(TestPaths.ModelMetadata)!, json["file"]!.GetValue<string>());
+        json["input"] = "pixels";
+        string metadata = Path.Combine(dir, "wrong.json");
+        File.WriteAllText(metadata, json.ToJsonString());
+        var ex = Assert.Throws<ModelException>(() => DeblurModel.Load(new ModelOptions { Metadata = metadata }, NullLogger.Instance));
+        Assert.Contains("no input named 'pixels'", ex.Message);
+    }
+
+    [Fact]
+    public void CorruptModelFileIsRefused()
+    {
+        string dir = TestPaths.TempDir("model");
+        File.WriteAllBytes(Path.Combine(dir, "bad.onnx"), Encoding.ASCII.GetBytes("this is not a protobuf, just text pretending"));
+        File.WriteAllText(Path.Combine(dir, "bad.json"), """{ "name": "bad", "file": "bad.onnx" }""");
+        var ex = Assert.Throws<ModelException>(() => DeblurModel.Load(new ModelOptions { Metadata = Path.Combine(dir, "bad.json") }, NullLogger.Instance));
+        Assert.Contains("not a valid ONNX model", ex.Message);
+        Assert.Contains("bad.onnx", ex.Message);
+    }
+
+    private static Mat Deblur(DeblurStage stage, Mat image)
+    {
+        var frame = new Frame("t", 0, TimeSpan.Zero, image.Clone());
+        var batch = new FrameBatch(frame.Width, frame.Height);
+        batch.Frames.Add(frame);
+        stage.Process(batch);
+        Assert.Equal(FrameRoute.Deblurred, frame.Route);
+        return frame.Image;
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Lines)
+            {
+                Lines.Add(formatter(state, exception));
+            }
+        }
+    }
+}
+
+/// <summary>Reads little-endian float32 .npy files (NumPy format 1.0).</summary>
+internal static class Npy
+{
+    public static (float[] Data, int[] Shape) ReadFloat32(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 10 || bytes[0] != 0x93 || Encoding.ASCII.GetString(bytes, 1, 5) != "NUMPY")
+        {
+            throw new InvalidDataException($"{path} is not a .npy file");
+        }
+
+        int headerLength = bytes[6] == 1 ? BitConverter.ToUInt16(bytes, 8) : BitConverter.ToInt32(bytes, 8);
+        int headerStart = bytes[6] == 1 ? 10 : 12;
+        string header = Encoding.ASCII.GetString(bytes, headerStart, headerLength);
+        if (!header.Contains("'<f4'", StringComparison.Ordinal) || header.Contains("'fortran_order': True", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: only C-order little-endian float32 is supported ({header.Trim()})");
+        }
+
+        int open = header.IndexOf('(', StringComparison.Ordinal);
+        int close = header.IndexOf(')', open);
+        int[] shape = header[(open + 1)..close].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray();
+        int dataStart = headerStart + headerLength;
+        var data = new float[(bytes.Length - dataStart) / 4];
+        Buffer.BlockCopy(bytes, dataStart, data, 0, data.Length * 4);
+        return (data, shape);
+    }
+}
