@@ -24,7 +24,11 @@ public sealed class BlurThreshold(BlurOptions options)
             _baseline = sharpness;
         }
 
-        if (_baseline < options.AbsoluteFloor)
+        if (options.Mode != "auto")
+        {
+            _blurry = options.Mode == "all";
+        }
+        else if (_baseline < options.AbsoluteFloor)
         {
             // Too dark or too flat to tell blur from an empty scene: never flag.
             _blurry = false;

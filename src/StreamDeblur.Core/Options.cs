@@ -153,6 +153,9 @@ public sealed class BlurOptions
     /// <summary>Longest blur the motion cue looks for, in analysis pixels.</summary>
     public int MaxMotionLag { get; set; } = 12;
 
+    /// <summary>auto (judge each frame), all (deblur every frame) or none (pass every frame through); the last two are for benchmarks.</summary>
+    public string Mode { get; set; } = "auto";
+
     internal void Validate(string key, List<string> errors)
     {
         StreamDeblurOptions.Require(AnalysisWidth is >= 64 and <= 4096, errors, $"{key}.analysis_width", $"{AnalysisWidth} is outside 64..4096");
@@ -161,6 +164,7 @@ public sealed class BlurOptions
         StreamDeblurOptions.Require(AbsoluteFloor >= 0, errors, $"{key}.absolute_floor", $"{AbsoluteFloor} must not be negative");
         StreamDeblurOptions.Require(BaselineRise is > 0 and <= 1, errors, $"{key}.baseline_rise", $"{BaselineRise} is outside (0, 1]");
         StreamDeblurOptions.Require(BaselineDecay is > 0 and <= 1, errors, $"{key}.baseline_decay", $"{BaselineDecay} is outside (0, 1]");
+        StreamDeblurOptions.Require(Mode is "auto" or "all" or "none", errors, $"{key}.mode", $"'{Mode}' is not one of auto, all, none");
         StreamDeblurOptions.Require(MaxMotionLag is >= 2 and <= 64, errors, $"{key}.max_motion_lag", $"{MaxMotionLag} is outside 2..64");
     }
 }

@@ -91,3 +91,18 @@ public sealed class BlurThresholdTests
         Assert.InRange(threshold.Baseline, 190, 260);
     }
 }
+
+public sealed class BlurModeTests
+{
+    [Theory]
+    [InlineData("all", true)]
+    [InlineData("none", false)]
+    public void ForcedModesOverrideTheScore(string mode, bool expected)
+    {
+        var threshold = new BlurThreshold(new BlurOptions { Mode = mode });
+        foreach (double score in new[] { 500.0, 5, 500, 1, 300 })
+        {
+            Assert.Equal(expected, threshold.Judge(score));
+        }
+    }
+}
