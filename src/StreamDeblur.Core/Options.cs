@@ -76,6 +76,9 @@ public sealed class StreamOptions
     /// </summary>
     public int MaxLatencyMs { get; set; } = 1000;
 
+    /// <summary>Files only: replay at this many frames per second, as `ffmpeg -re` does (for tests and benchmarks); 0 reads as fast as possible.</summary>
+    public double PaceFps { get; set; }
+
     public ReconnectOptions Reconnect { get; set; } = new();
 
     [JsonIgnore]
@@ -90,6 +93,7 @@ public sealed class StreamOptions
         StreamDeblurOptions.Require(!string.IsNullOrWhiteSpace(Input), errors, $"{key}.input", "is required");
         StreamDeblurOptions.Require(Output is not null || Forward is not null, errors, $"{key}", "needs an output file or a forward URL");
         StreamDeblurOptions.Require(SegmentSeconds >= 0 && SegmentSeconds <= 86400, errors, $"{key}.segment_seconds", $"{SegmentSeconds} is outside 0..86400");
+        StreamDeblurOptions.Require(PaceFps is >= 0 and <= 1000, errors, $"{key}.pace_fps", $"{PaceFps} is outside 0..1000");
         StreamDeblurOptions.Require(MaxLatencyMs is >= 50 and <= 600_000, errors, $"{key}.max_latency_ms", $"{MaxLatencyMs} is outside 50..600000");
         if (Forward is not null)
         {
@@ -202,6 +206,12 @@ public sealed class ModelOptions
     public int IntraOpThreads { get; set; }
 
     public int InterOpThreads { get; set; } = 1;
+
+    /// <summary>
+    /// Let ONNX Runtime's idle threads spin. Spinning shaves latency on dedicated cores but burns the cores
+    /// that decoding and encoding share with the network, so it is off by default.
+    /// </summary>
+    public bool AllowSpinning { get; set; }
 
     /// <summary>Frames larger than this many pixels (width × height) are deblurred in overlapping tiles.</summary>
     public int TileAbovePixels { get; set; } = 1920 * 1088;

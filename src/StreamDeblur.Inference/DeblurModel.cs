@@ -45,6 +45,9 @@ public sealed class DeblurModel : IDisposable
             IntraOpNumThreads = options.IntraOpThreads,
             InterOpNumThreads = options.InterOpThreads,
         };
+        string spinning = options.AllowSpinning ? "1" : "0";
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning);
+        sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", spinning);
         string provider = ExecutionProviders.Configure(sessionOptions, options.ExecutionProvider, options.DeviceId, logger);
 
         InferenceSession session;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace StreamDeblur.Inference;
@@ -21,8 +20,9 @@ public sealed class FrameBatch(int width, int height)
 /// one shape, pushed when a batch is full or when <see cref="BatchingOptions.MaxQueueDelayMs"/> has passed
 /// since its first frame arrived (as nvstreammux's batched-push-timeout and Triton's max queue delay).
 /// </summary>
-public sealed class FrameBatcher(BatchingOptions options)
+public sealed class FrameBatcher(BatchingOptions options, TimeProvider? clock = null)
 {
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Dictionary<(int Width, int Height), FrameBatch> _open = [];
 
     public async Task RunAsync(ChannelReader<Frame> input, ChannelWriter<FrameBatch> output, CancellationToken cancellationToken)
@@ -91,7 +91,7 @@ public sealed class FrameBatcher(BatchingOptions options)
         var key = (frame.Width, frame.Height);
         if (!_open.TryGetValue(key, out FrameBatch? batch))
         {
-            batch = new FrameBatch(frame.Width, frame.Height) { OpenedAt = Stopwatch.GetTimestamp() };
+            batch = new FrameBatch(frame.Width, frame.Height) { OpenedAt = _clock.GetTimestamp() };
             _open.Add(key, batch);
         }
 
@@ -106,7 +106,7 @@ public sealed class FrameBatcher(BatchingOptions options)
         }
 
         long oldest = _open.Values.Min(b => b.OpenedAt);
-        TimeSpan remaining = TimeSpan.FromMilliseconds(options.MaxQueueDelayMs) - Stopwatch.GetElapsedTime(oldest);
+        TimeSpan remaining = TimeSpan.FromMilliseconds(options.MaxQueueDelayMs) - _clock.GetElapsedTime(oldest);
         return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
     }
 
@@ -118,7 +118,7 @@ public sealed class FrameBatcher(BatchingOptions options)
         }
 
         TimeSpan delay = TimeSpan.FromMilliseconds(options.MaxQueueDelayMs);
-        foreach (FrameBatch batch in _open.Values.Where(b => Stopwatch.GetElapsedTime(b.OpenedAt) >= delay).ToList())
+        foreach (FrameBatch batch in _open.Values.Where(b => _clock.GetElapsedTime(b.OpenedAt) >= delay).ToList())
         {
             _open.Remove((batch.Width, batch.Height));
             await PushAsync(batch, output, cancellationToken).ConfigureAwait(false);
@@ -140,15 +140,15 @@ public sealed class FrameBatcher(BatchingOptions options)
     }
 
     /// <summary>Waits for input or the timeout: true/false as WaitToReadAsync, null when the timeout came first.</summary>
-    private static async Task<bool?> WaitWithTimeoutAsync(ChannelReader<Frame> input, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<bool?> WaitWithTimeoutAsync(ChannelReader<Frame> input, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (timeout <= TimeSpan.Zero)
         {
             return input.Completion.IsCompleted && input.Count == 0 ? false : null;
         }
 
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(timeout);
+        using var deadline = new CancellationTokenSource(timeout, _clock);
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
             return await input.WaitToReadAsync(timer.Token).ConfigureAwait(false);

@@ -18,11 +18,15 @@ public sealed class FileFrameSource : IFrameSource
     private VideoCapture? _capture;
     private VideoInfo? _info;
 
-    public FileFrameSource(string streamId, string path, ILogger logger)
+    private readonly double _paceFps;
+
+    /// <param name="paceFps">Replay at this rate (frames per second), as `ffmpeg -re`; 0 reads as fast as possible.</param>
+    public FileFrameSource(string streamId, string path, ILogger logger, double paceFps = 0)
     {
         _streamId = streamId;
         _path = path;
         _logger = logger;
+        _paceFps = paceFps;
     }
 
     public VideoInfo Info => _info ?? throw new InvalidOperationException("the source is not open");
@@ -81,8 +85,18 @@ public sealed class FileFrameSource : IFrameSource
         {
             VideoCapture capture = _capture ?? throw new InvalidOperationException("OpenAsync was not called");
             VideoInfo info = Info;
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             while (!cancellationToken.IsCancellationRequested)
             {
+                if (_paceFps > 0)
+                {
+                    TimeSpan due = TimeSpan.FromSeconds(sequence / _paceFps) - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                    if (due > TimeSpan.Zero && cancellationToken.WaitHandle.WaitOne(due))
+                    {
+                        break;
+                    }
+                }
+
                 var image = new Mat();
                 if (!capture.Read(image) || image.Empty())
                 {

@@ -1,10 +1,311 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenCvSharp;
+using StreamDeblur.Inference;
+using StreamDeblur.Video;
 
 namespace StreamDeblur.App;
 
-/// <summary><c>streamdeblur bench</c>: whole-pipeline benchmarks (see bench/README.md).</summary>
+/// <summary>
+/// <c>streamdeblur bench</c>: whole-pipeline figures, each measured in the same run on the same machine,
+/// and where there is a peer (ffmpeg), as a ratio against it.
+/// </summary>
 public static class BenchCommand
 {
-    public static Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers) =>
-        throw new UsageException("bench is not available in this build yet");
+    public sealed record PassThrough(int Frames, double PipelineFps, double FfmpegFps, double Ratio);
+
+    public sealed record BatchFigure(int BatchSize, double FramesPerSecond, double PacedFps, double LatencyP50Ms, double LatencyP99Ms);
+
+    public sealed record StreamTrial(int Streams, long Written, long Expected, long Dropped, long Skipped, bool Sustained);
+
+    public sealed record Report(
+        string Machine, string Provider, string Model, string Input,
+        PassThrough PassThrough, double EstimatorMs1080p, double EstimatorMs720p,
+        IReadOnlyList<BatchFigure> Batches, IReadOnlyList<StreamTrial> Streams, int MaxStreams);
+
+    public static async Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers)
+    {
+        ILogger logger = loggers.CreateLogger("bench");
+        StreamDeblurOptions options = ConfigLoader.Load(command["config"] ?? "config/streamdeblur.json");
+        string input = command["input"] ?? "samples/vtest-blur.mp4";
+        int frames = command.GetInt("frames", 150, 20, 100_000);
+        int maxStreams = command.GetInt("streams", 8, 1, 64);
+        if (!File.Exists(input))
+        {
+            throw new SourceException($"input file not found: {input}");
+        }
+
+        string work = Path.Combine(Path.GetTempPath(), $"streamdeblur-bench-{Environment.ProcessId}");
+        Directory.CreateDirectory(work);
+        try
+        {
+            string clip = Path.Combine(work, "clip-720p.mp4");
+            await RunFfmpegAsync(["-v", "error", "-i", input, "-frames:v", frames.ToString(CultureInfo.InvariantCulture), "-vf", "scale=1280:720",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-an", "-y", clip]);
+            int clipFrames = CountFrames(clip);
+
+            using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
+            model.WarmUp(720, 1280);
+
+            logger.LogInformation("pass-through: pipeline (blur.mode=none) vs ffmpeg, both decoding {Clip} and encoding MPEG-4 Part 2 into Matroska", clip);
+            PassThrough passThrough = await MeasurePassThroughAsync(options, model, clip, clipFrames, work);
+
+            logger.LogInformation("blur estimator: one core");
+            (double estimator1080, double estimator720) = MeasureEstimator(options.Blur, clip);
+
+            logger.LogInformation("deblur throughput and latency by batch size");
+            var batches = new List<BatchFigure>();
+            foreach (int batchSize in new[] { 1, 2, 4, 8 })
+            {
+                batches.Add(await MeasureBatchAsync(options, model, clip, batchSize, work));
+                logger.LogInformation("batch {Batch}: {Fps:F2} frames/s", batchSize, batches[^1].FramesPerSecond);
+            }
+
+            logger.LogInformation("concurrent 25 fps 720p live streams, 30 % blurry");
+            var trials = new List<StreamTrial>();
+            for (int n = 1; n <= maxStreams; n++)
+            {
+                StreamTrial trial = await MeasureStreamsAsync(options, model, clip, clipFrames, n, work);
+                trials.Add(trial);
+                logger.LogInformation("{Streams} streams: written {Written}/{Expected}, dropped {Dropped}, skipped {Skipped}", n, trial.Written, trial.Expected, trial.Dropped, trial.Skipped);
+                if (!trial.Sustained)
+                {
+                    break;
+                }
+            }
+
+            var report = new Report(
+                $"{Environment.ProcessorCount} cores, {Environment.OSVersion}", model.Provider, model.Metadata.Name, input,
+                passThrough, estimator1080, estimator720, batches, trials, trials.Where(t => t.Sustained).Select(t => t.Streams).DefaultIfEmpty(0).Max());
+            Print(report);
+            if (command["json"] is { } jsonPath)
+            {
+                File.WriteAllText(jsonPath, JsonSerializer.Serialize(report, ConfigLoader.SerializerOptions));
+            }
+
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<PassThrough> MeasurePassThroughAsync(StreamDeblurOptions baseOptions, DeblurModel model, string clip, int frames, string work)
+    {
+        var pipelineFps = new List<double>();
+        var ffmpegFps = new List<double>();
+        for (int run = 0; run < 3; run++)
+        {
+            StreamDeblurOptions options = Options(baseOptions, mode: "none");
+            options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass.mkv") }];
+            double seconds = await TimePipelineAsync(options, model, report: null);
+            pipelineFps.Add(frames / seconds);
+
+            long start = Stopwatch.GetTimestamp();
+            await RunFfmpegAsync(["-v", "error", "-i", clip, "-an", "-c:v", "mpeg4", "-f", "matroska", "-y", Path.Combine(work, "peer.mkv")]);
+            ffmpegFps.Add(frames / Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        double pipeline = Median(pipelineFps);
+        double ffmpeg = Median(ffmpegFps);
+        return new PassThrough(frames, pipeline, ffmpeg, pipeline / ffmpeg);
+    }
+
+    private static (double Ms1080p, double Ms720p) MeasureEstimator(BlurOptions blur, string clip)
+    {
+        using var capture = new VideoCapture(clip);
+        using var frame = new Mat();
+        capture.Read(frame);
+        int threads = Cv2.GetNumThreads();
+        Cv2.SetNumThreads(1);
+        try
+        {
+            using var hd = new Mat();
+            Cv2.Resize(frame, hd, new Size(1920, 1080));
+            return (TimeEstimator(blur, hd), TimeEstimator(blur, frame));
+        }
+        finally
+        {
+            Cv2.SetNumThreads(threads);
+        }
+    }
+
+    private static double TimeEstimator(BlurOptions blur, Mat image)
+    {
+        using var estimator = new BlurEstimator(blur);
+        var times = new List<double>();
+        for (int i = 0; i < 220; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            estimator.Measure(image);
+            if (i >= 20)
+            {
+                times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }
+
+        return Median(times);
+    }
+
+    private static async Task<BatchFigure> MeasureBatchAsync(StreamDeblurOptions baseOptions, DeblurModel model, string clip, int batchSize, string work)
+    {
+        // Throughput: the deblur stage alone (pack, network, unpack) on real 720p frames.
+        using var stage = new DeblurStage(model, baseOptions.Model, NullLogger.Instance);
+        using var capture = new VideoCapture(clip);
+        using var source = new Mat();
+        capture.Read(source);
+        var perFrame = new List<double>();
+        for (int rep = 0; rep < 3; rep++)
+        {
+            var batch = new FrameBatch(source.Width, source.Height);
+            for (int i = 0; i < batchSize; i++)
+            {
+                batch.Frames.Add(new Frame("bench", i, TimeSpan.Zero, source.Clone()));
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            stage.Process(batch);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            batch.Frames.ForEach(f => f.Dispose());
+            if (rep > 0 || batchSize > 1)
+            {
+                perFrame.Add(seconds / batchSize);
+            }
+        }
+
+        double fps = 1 / Median(perFrame);
+
+        // Latency: every frame deblurred, the file replayed at 80 % of that throughput, capture to output.
+        double paced = Math.Max(0.5, fps * 0.8);
+        int frames = Math.Max(4 * batchSize, (int)Math.Ceiling(paced * 6));
+        StreamDeblurOptions options = Options(baseOptions, mode: "all");
+        options.Batching.MaxBatchSize = batchSize;
+        options.Batching.MaxQueueDelayMs = Math.Max(options.Batching.MaxQueueDelayMs, 1000 * batchSize / paced);
+        string shortClip = Path.Combine(work, $"batch-{batchSize}.mkv");
+        await RunFfmpegAsync(["-v", "error", "-i", clip, "-frames:v", frames.ToString(CultureInfo.InvariantCulture), "-c", "copy", "-y", shortClip]);
+        options.Streams = [new StreamOptions { Id = "bench", Input = shortClip, Output = Path.Combine(work, "all.mkv"), PaceFps = paced }];
+        string reportPath = Path.Combine(work, $"latency-{batchSize}.jsonl");
+        using (var report = new FrameReport(reportPath))
+        {
+            await TimePipelineAsync(options, model, report);
+        }
+
+        var latencies = File.ReadLines(reportPath)
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("latency_ms").GetDouble())
+            .Order()
+            .ToList();
+        return new BatchFigure(batchSize, fps, paced, Percentile(latencies, 0.5), Percentile(latencies, 0.99));
+    }
+
+    private static async Task<StreamTrial> MeasureStreamsAsync(StreamDeblurOptions baseOptions, DeblurModel model, string clip, int frames, int streams, string work)
+    {
+        StreamDeblurOptions options = Options(baseOptions, mode: "auto");
+        options.Streams = Enumerable.Range(1, streams)
+            .Select(i => new StreamOptions { Id = $"bench{i}", Input = clip, Output = Path.Combine(work, $"live{i}.mkv"), PaceFps = 25, Live = true })
+            .ToList();
+        long dropped = Sum(PipelineMetrics.FramesDropped);
+        long skipped = Sum(PipelineMetrics.FramesSkipped);
+        long written = Sum(PipelineMetrics.FramesWritten);
+        await TimePipelineAsync(options, model, report: null);
+        dropped = Sum(PipelineMetrics.FramesDropped) - dropped;
+        skipped = Sum(PipelineMetrics.FramesSkipped) - skipped;
+        written = Sum(PipelineMetrics.FramesWritten) - written;
+        long expected = (long)frames * streams;
+        return new StreamTrial(streams, written, expected, dropped, skipped, dropped == 0 && skipped == 0 && written == expected);
+    }
+
+    private static StreamDeblurOptions Options(StreamDeblurOptions source, string mode)
+    {
+        // A fresh copy per run: runs change batching and routing.
+        StreamDeblurOptions copy = ConfigLoader.Parse(JsonSerializer.Serialize(source, ConfigLoader.SerializerOptions));
+        copy.Blur.Mode = mode;
+        copy.Http.Port = 0;
+        return copy;
+    }
+
+    private static async Task<double> TimePipelineAsync(StreamDeblurOptions options, DeblurModel model, FrameReport? report)
+    {
+        ConfigLoader.ThrowIfInvalid(options);
+        long start = Stopwatch.GetTimestamp();
+        await using var pipeline = new FramePipeline(options, model, report, NullLoggerFactory.Instance, new PipelineState());
+        IReadOnlyList<StreamResult> results = await pipeline.RunAsync(CancellationToken.None, CancellationToken.None);
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        if (results.FirstOrDefault(r => r.Error is not null) is { } failed)
+        {
+            throw new SourceException($"benchmark run failed on stream {failed.StreamId}: {failed.Error}");
+        }
+
+        return seconds;
+    }
+
+    private static void Print(Report r)
+    {
+        Console.WriteLine($"machine: {r.Machine}; provider: {r.Provider}; model: {r.Model}; input: {r.Input} scaled to 1280x720");
+        Console.WriteLine();
+        Console.WriteLine("| figure | value |");
+        Console.WriteLine("|---|---|");
+        Console.WriteLine($"| pass-through, pipeline (blur.mode=none) | {r.PassThrough.PipelineFps:F1} fps |");
+        Console.WriteLine($"| pass-through, ffmpeg decode + mpeg4 encode, same file | {r.PassThrough.FfmpegFps:F1} fps |");
+        Console.WriteLine($"| pass-through ratio (pipeline / ffmpeg) | {r.PassThrough.Ratio:F2} |");
+        Console.WriteLine($"| blur estimator, 1920x1080, one core | {r.EstimatorMs1080p:F2} ms/frame |");
+        Console.WriteLine($"| blur estimator, 1280x720, one core | {r.EstimatorMs720p:F2} ms/frame |");
+        foreach (BatchFigure b in r.Batches)
+        {
+            Console.WriteLine($"| deblur 1280x720, batch {b.BatchSize} | {b.FramesPerSecond:F2} frames/s; latency p50 {b.LatencyP50Ms:F0} ms, p99 {b.LatencyP99Ms:F0} ms at {b.PacedFps:F1} fps offered |");
+        }
+
+        foreach (StreamTrial t in r.Streams)
+        {
+            Console.WriteLine($"| {t.Streams} x 25 fps 720p live streams, 30 % blurry | {(t.Sustained ? "sustained" : "not sustained")}: written {t.Written}/{t.Expected}, dropped {t.Dropped}, deblur skipped {t.Skipped} |");
+        }
+
+        Console.WriteLine($"| concurrent 25 fps 720p streams sustained without drops | {r.MaxStreams} |");
+    }
+
+    private static async Task RunFfmpegAsync(IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(psi) ?? throw new SourceException("cannot start ffmpeg (install Debian's ffmpeg)");
+        Task<string> errors = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            throw new SourceException($"ffmpeg failed: {(await errors).Trim()}");
+        }
+    }
+
+    private static int CountFrames(string path)
+    {
+        using var capture = new VideoCapture(path);
+        using var frame = new Mat();
+        int count = 0;
+        while (capture.Read(frame) && !frame.Empty())
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    private static long Sum(Prometheus.Counter counter) =>
+        (long)counter.GetAllLabelValues().Sum(labels => counter.WithLabels(labels).Value);
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 using System.Threading.Channels;
 using OpenCvSharp;
 using StreamDeblur.Inference;
@@ -41,25 +41,39 @@ public sealed class FrameBatcherTests
     [Fact]
     public async Task PushesAPartialBatchWhenTheDelayFromItsFirstFrameExpires()
     {
+        // A fake clock: the deadline is checked against the batcher's own time, not the machine's load.
+        var clock = new FakeTimeProvider();
         var input = Channel.CreateUnbounded<Frame>();
         var output = Channel.CreateUnbounded<FrameBatch>();
-        const double delayMs = 150;
-        var batcher = new FrameBatcher(new BatchingOptions { MaxBatchSize = 8, MaxQueueDelayMs = delayMs });
+        var batcher = new FrameBatcher(new BatchingOptions { MaxBatchSize = 8, MaxQueueDelayMs = 150 }, clock);
         Task run = batcher.RunAsync(input.Reader, output.Writer, CancellationToken.None);
 
-        long start = Stopwatch.GetTimestamp();
         await input.Writer.WriteAsync(MakeFrame("a", 0));
-        await Task.Delay(50);
+        await WaitUntilAsync(() => input.Reader.Count == 0);
+        clock.Advance(TimeSpan.FromMilliseconds(100));
         await input.Writer.WriteAsync(MakeFrame("a", 1)); // must not restart the timer
+        await WaitUntilAsync(() => input.Reader.Count == 0);
+        clock.Advance(TimeSpan.FromMilliseconds(49));
+        await Task.Delay(100);
+        Assert.False(output.Reader.TryRead(out _), "pushed before the delay expired");
 
-        FrameBatch batch = await output.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
-        double elapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        clock.Advance(TimeSpan.FromMilliseconds(1)); // 150 ms after the first frame, 50 ms after the second
+        FrameBatch batch = await output.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(2, batch.Frames.Count);
-        Assert.True(elapsedMs >= delayMs - 5, $"pushed after {elapsedMs:F0} ms, before the {delayMs} ms delay");
-        Assert.True(elapsedMs < delayMs + 50 + 1000, $"pushed after {elapsedMs:F0} ms: the timer did not start at the first frame");
         input.Writer.Complete();
         await run;
         batch.Frames.ForEach(f => f.Dispose());
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+        await Task.Delay(20); // let the batcher go back to waiting
     }
 
     [Fact]

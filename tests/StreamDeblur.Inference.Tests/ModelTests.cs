@@ -104,6 +104,21 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
     }
 
     [Fact]
+    public void Fp16VariantGivesNearlyTheSameImage()
+    {
+        var fp16Options = new ModelOptions { Metadata = TestPaths.ModelMetadata, Fp16 = true, IntraOpThreads = 2 };
+        using DeblurModel fp16 = DeblurModel.Load(fp16Options, NullLogger.Instance);
+        Assert.NotEqual(_shipped.Model.ModelPath, fp16.ModelPath);
+        Assert.True(new FileInfo(fp16.ModelPath).Length < new FileInfo(_shipped.Model.ModelPath).Length * 0.7, "FP16 weights should be about half the size");
+        using Mat blurry = Cv2.ImRead(TestPaths.TestData("eval", "005_blurry.png"));
+        using var full = new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
+        using var half = new DeblurStage(fp16, fp16Options, NullLogger.Instance);
+        using Mat a = Deblur(full, blurry);
+        using Mat b = Deblur(half, blurry);
+        Assert.True(Cv2.PSNR(a, b) > 40, $"FP16 vs FP32 output PSNR {Cv2.PSNR(a, b):F1} dB");
+    }
+
+    [Fact]
     public void CudaRequestFallsBackToCpuWithALogLine()
     {
         var logger = new ListLogger();
