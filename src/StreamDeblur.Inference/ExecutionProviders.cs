@@ -43,9 +43,12 @@ public static class ExecutionProviders
             {
                 if (requested != "cpu")
                 {
+                    string hint = BuildFlavor == "gpu"
+                        ? "install the CUDA and cuDNN libraries this ONNX Runtime was built against (and TensorRT for tensorrt)"
+                        : "build with -p:OrtFlavor=gpu and install CUDA and cuDNN";
                     logger.LogWarning(
-                        "execution provider '{Requested}' is not available in this build ({Flavor}) or on this machine; falling back to CPU. Build with -p:OrtFlavor=gpu and install CUDA/cuDNN (and TensorRT) to use it",
-                        requested, BuildFlavor);
+                        "execution provider '{Requested}' is not available in this build ({Flavor}) or on this machine; falling back to CPU. To use it, {Hint}",
+                        requested, BuildFlavor, hint);
                 }
 
                 return "cpu";
