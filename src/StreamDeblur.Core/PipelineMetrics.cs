@@ -8,6 +8,10 @@ namespace StreamDeblur;
 /// </summary>
 public static class PipelineMetrics
 {
+    // Runs first (static fields initialise in order): keep the process_* metrics, but drop prometheus-net's
+    // EventCounter/Meter adapters and debug metrics, whose names break Prometheus naming (promtool check metrics).
+    private static readonly bool s_defaultsSuppressed = SuppressNoisyDefaults();
+
     private static readonly double[] s_latencyBuckets = Histogram.ExponentialBuckets(0.0005, 2, 16); // 0.5 ms .. 16 s
 
     public static readonly Counter FramesRead = Metrics.CreateCounter(
@@ -23,7 +27,7 @@ public static class PipelineMetrics
         "streamdeblur_frames_deblur_skipped_total", "Blurry frames passed through without deblurring, by reason (overload, error).", "stream", "reason");
 
     public static readonly Counter FramesDropped = Metrics.CreateCounter(
-        "streamdeblur_frames_dropped_total", "Frames dropped and never written, by reason (queue_full, shutdown, encoder_error).", "stream", "reason");
+        "streamdeblur_frames_dropped_total", "Frames dropped and never written, by reason (queue_full, stream_failed, shutdown, forward_queue_full, forward_unavailable).", "stream", "reason");
 
     public static readonly Counter FramesWritten = Metrics.CreateCounter(
         "streamdeblur_frames_written_total", "Frames written to the stream's outputs.", "stream");
@@ -61,4 +65,46 @@ public static class PipelineMetrics
 
     public static readonly Counter Errors = Metrics.CreateCounter(
         "streamdeblur_errors_total", "Errors by stage.", "stream", "stage");
+
+    /// <summary>
+    /// Publishes a stream's counters at zero before its first frame, so that rate() and sum() see the series
+    /// from the start instead of a gap (a counter that appears at 5 looks like a jump from nothing).
+    /// </summary>
+    public static void InitialiseStream(string streamId)
+    {
+        foreach (Counter counter in new[] { FramesRead, FramesPassed, FramesDeblurred, FramesWritten, Reconnects })
+        {
+            counter.WithLabels(streamId).IncTo(0);
+        }
+
+        foreach (string reason in new[] { "overload", "error" })
+        {
+            FramesSkipped.WithLabels(streamId, reason).IncTo(0);
+        }
+
+        foreach (string reason in new[] { "queue_full", "stream_failed", "shutdown" })
+        {
+            FramesDropped.WithLabels(streamId, reason).IncTo(0);
+        }
+
+        StreamUp.WithLabels(streamId).Set(0);
+    }
+
+    /// <summary>
+    /// Registers these metrics (and trims prometheus-net's defaults) now. Call it before serving the default
+    /// registry: the defaults can only be trimmed before the registry is first used.
+    /// </summary>
+    public static void EnsureRegistered() => _ = s_defaultsSuppressed;
+
+    private static bool SuppressNoisyDefaults()
+    {
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions
+        {
+            SuppressProcessMetrics = false,
+            SuppressDebugMetrics = true,
+            SuppressEventCounters = true,
+            SuppressMeters = true,
+        });
+        return true;
+    }
 }

@@ -105,6 +105,11 @@ public sealed class FramePipeline : IAsyncDisposable
             VideoInfo info = source.Info;
             logger.LogInformation("stream {Stream}: {Input} {Width}x{Height} at {Fps:F2} fps ({Kind})",
                 stream.Id, UrlRedactor.Redact(stream.Input), info.Width, info.Height, info.FramesPerSecond, info.IsLive ? "live" : "file");
+            if (!info.IsLive)
+            {
+                // Live sources report their own states; a file is up once it opens.
+                _state.Report(stream.Id, StreamHealth.Up, $"{info.Width}x{info.Height} at {info.FramesPerSecond:F2} fps");
+            }
 
             if (stream.Output is not null)
             {
@@ -146,16 +151,19 @@ public sealed class FramePipeline : IAsyncDisposable
             Task encodeTask = encoder.RunAsync(ordered.Reader, abort);
 
             Exception? error = await FirstErrorAsync(sourceTask, estimateTask, routeTask, reorderTask, encodeTask).ConfigureAwait(false);
-            if (error is not null)
+            string? message = error is null ? null : UrlRedactor.Redact(error.Message);
+            if (message is not null)
             {
-                logger.LogError("stream {Stream} failed: {Error} ({Frames} frames were written and kept)", stream.Id, error.Message, encoder.FramesWritten);
+                logger.LogError("stream {Stream} failed: {Error} ({Frames} frames were written and kept)", stream.Id, message, encoder.FramesWritten);
+                _state.Report(stream.Id, StreamHealth.Failed, message);
             }
 
-            return new StreamResult(stream.Id, encoder.FramesWritten, fileSink?.Files ?? [], error?.Message);
+            return new StreamResult(stream.Id, encoder.FramesWritten, fileSink?.Files ?? [], message);
         }
         catch (Exception ex) when (ex is SourceException or SinkException or IOException)
         {
             logger.LogError("stream {Stream} failed: {Error}", stream.Id, UrlRedactor.Redact(ex.Message));
+            _state.Report(stream.Id, StreamHealth.Failed, UrlRedactor.Redact(ex.Message));
             return new StreamResult(stream.Id, fileSink?.FramesWritten ?? 0, fileSink?.Files ?? [], UrlRedactor.Redact(ex.Message));
         }
         finally

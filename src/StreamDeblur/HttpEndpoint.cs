@@ -27,6 +27,7 @@ public sealed class HttpEndpoint : IAsyncDisposable
 
     public static async Task<HttpEndpoint> StartAsync(HttpOptions options, PipelineState state, ILoggerFactory loggers)
     {
+        PipelineMetrics.EnsureRegistered();
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");

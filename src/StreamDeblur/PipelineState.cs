@@ -26,9 +26,21 @@ public sealed class PipelineState : ISourceStateObserver
 
     public void Report(string streamId, StreamHealth health, string? detail = null)
     {
-        _streams.AddOrUpdate(streamId, _ => (health, DateTimeOffset.UtcNow, detail), (_, old) => old.Health == health ? old with { Detail = detail } : (health, DateTimeOffset.UtcNow, detail));
+        bool changed = true;
+        _streams.AddOrUpdate(
+            streamId,
+            _ => (health, DateTimeOffset.UtcNow, detail),
+            (_, old) =>
+            {
+                changed = old.Health != health;
+                return changed ? (health, DateTimeOffset.UtcNow, detail) : old with { Detail = detail };
+            });
         PipelineMetrics.StreamUp.WithLabels(streamId).Set(health == StreamHealth.Up ? 1 : 0);
-        PipelineMetrics.StreamTransitions.WithLabels(streamId, health.ToString().ToLowerInvariant()).Inc();
+        if (changed)
+        {
+            // A new detail in the same state (another reconnect attempt) is not a transition.
+            PipelineMetrics.StreamTransitions.WithLabels(streamId, health.ToString().ToLowerInvariant()).Inc();
+        }
     }
 
     public void StreamEnded(string streamId)

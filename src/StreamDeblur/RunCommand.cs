@@ -31,6 +31,13 @@ public static class RunCommand
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; RequestStop("SIGTERM"); });
 
         var state = new PipelineState();
+        foreach (StreamOptions stream in options.Streams)
+        {
+            PipelineMetrics.InitialiseStream(stream.Id);
+        }
+
+        // The HTTP endpoint starts first, so that /healthz answers and /readyz says 503 while the model loads.
+        await using HttpEndpoint? http = options.Http.Port > 0 ? await HttpEndpoint.StartAsync(options.Http, state, loggers) : null;
         using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
         state.Provider = model.Provider;
         if (options.Model.WarmUp)
@@ -41,7 +48,6 @@ public static class RunCommand
 
         state.ModelReady = true;
         using FrameReport? report = command["report"] is { } reportPath ? new FrameReport(reportPath) : null;
-        await using HttpEndpoint? http = options.Http.Port > 0 ? await HttpEndpoint.StartAsync(options.Http, state, loggers) : null;
 
         long start = Stopwatch.GetTimestamp();
         await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams));
@@ -50,6 +56,11 @@ public static class RunCommand
 
         foreach (StreamResult result in results)
         {
+            if (abort.IsCancellationRequested)
+            {
+                CountFramesLostAtDeadline(result.StreamId, logger, options.Pipeline.DrainTimeoutSeconds);
+            }
+
             string files = result.Files.Count == 0 ? "" : " -> " + string.Join(", ", result.Files);
             Console.WriteLine(
                 $"stream {result.StreamId}: {result.FramesWritten} frames in {seconds:F1} s ({result.FramesWritten / Math.Max(seconds, 1e-9):F1} fps): " +
@@ -98,8 +109,30 @@ public static class RunCommand
             options.Http.Port = command.GetInt("port", 0, 0, 65535);
         }
 
+        // Containers listen on every interface (the Dockerfile sets 0.0.0.0); the config's default is loopback.
+        if (Environment.GetEnvironmentVariable("STREAMDEBLUR_HTTP_HOST") is { Length: > 0 } host)
+        {
+            options.Http.Host = host;
+        }
+
         ConfigLoader.ThrowIfInvalid(options);
         return options;
+    }
+
+    /// <summary>
+    /// Frames still in the queues when the drain deadline passed were discarded unwritten: count them as
+    /// dropped (reason "shutdown") so that read = written + dropped holds on the metrics and in the summary.
+    /// </summary>
+    private static void CountFramesLostAtDeadline(string stream, ILogger logger, double deadlineSeconds)
+    {
+        long lost = Count(PipelineMetrics.FramesRead, stream) - Count(PipelineMetrics.FramesWritten, stream)
+            - (long)PipelineMetrics.FramesDropped.WithLabels(stream, "queue_full").Value
+            - (long)PipelineMetrics.FramesDropped.WithLabels(stream, "stream_failed").Value;
+        if (lost > 0)
+        {
+            PipelineMetrics.FramesDropped.WithLabels(stream, "shutdown").Inc(lost);
+            logger.LogWarning("stream {Stream}: the drain deadline ({Seconds} s) passed with {Lost} frames still queued; they were not written", stream, deadlineSeconds, lost);
+        }
     }
 
     private static long Count(Prometheus.Counter counter, string stream) =>
