@@ -6,7 +6,7 @@ namespace StreamDeblur.Video;
 /// <summary>
 /// Encodes frames to a video file with OpenCV's bundled FFmpeg (MPEG-4 Part 2 by default, as the bundled
 /// build has no H.264 encoder). With segments, a new file starts every <c>segmentSeconds</c> of video, so a
-/// crash loses at most the open segment; Matroska (.mkv) keeps even that one readable up to its last frame.
+/// crash loses at most the open segment: OpenCV's FFmpeg muxer buffers the tail of the open file in memory.
 /// </summary>
 public sealed class VideoFileSink : IFrameSink
 {
