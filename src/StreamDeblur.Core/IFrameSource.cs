@@ -28,6 +28,15 @@ public interface IFrameSink : IDisposable
     void Complete();
 }
 
+/// <summary>A sink that writes files.</summary>
+public interface IFileSink : IFrameSink
+{
+    /// <summary>Files written so far, in order.</summary>
+    IReadOnlyList<string> Files { get; }
+
+    long FramesWritten { get; }
+}
+
 /// <summary>A source could not be opened or read. The message names the source and the problem.</summary>
 public sealed class SourceException(string message, Exception? inner = null) : Exception(message, inner);
 

@@ -64,7 +64,13 @@ public sealed class StreamOptions
     /// <summary>Live forward target (rtsp:// or rtmp://), fed through an ffmpeg child process. Optional.</summary>
     public string? Forward { get; set; }
 
-    /// <summary>Start a new output file every this many seconds of video; 0 writes one file.</summary>
+    /// <summary>
+    /// Who encodes the output file: "opencv" (OpenCvSharp's VideoWriter, in process) or "ffmpeg" (a child
+    /// process fed raw frames, which finalises the file even when the worker is killed).
+    /// </summary>
+    public string Encoder { get; set; } = "opencv";
+
+    /// <summary>Start a new output file every this many seconds of video; 0 writes one file (opencv encoder only).</summary>
     public double SegmentSeconds { get; set; }
 
     /// <summary>Overrides live detection (URLs and cameras are live, files are not).</summary>
@@ -92,6 +98,8 @@ public sealed class StreamOptions
             errors, $"{key}.id", $"'{Id}' may only hold letters, digits, '-' and '_' (64 at most)");
         StreamDeblurOptions.Require(!string.IsNullOrWhiteSpace(Input), errors, $"{key}.input", "is required");
         StreamDeblurOptions.Require(Output is not null || Forward is not null, errors, $"{key}", "needs an output file or a forward URL");
+        StreamDeblurOptions.Require(Encoder is "opencv" or "ffmpeg", errors, $"{key}.encoder", $"'{Encoder}' is not one of opencv, ffmpeg");
+        StreamDeblurOptions.Require(Encoder == "opencv" || SegmentSeconds == 0, errors, $"{key}.segment_seconds", "segments need the opencv encoder (the ffmpeg encoder survives a kill without them)");
         StreamDeblurOptions.Require(SegmentSeconds >= 0 && SegmentSeconds <= 86400, errors, $"{key}.segment_seconds", $"{SegmentSeconds} is outside 0..86400");
         StreamDeblurOptions.Require(PaceFps is >= 0 and <= 1000, errors, $"{key}.pace_fps", $"{PaceFps} is outside 0..1000");
         StreamDeblurOptions.Require(MaxLatencyMs is >= 50 and <= 600_000, errors, $"{key}.max_latency_ms", $"{MaxLatencyMs} is outside 50..600000");

@@ -8,7 +8,7 @@ namespace StreamDeblur.Video;
 /// build has no H.264 encoder). With segments, a new file starts every <c>segmentSeconds</c> of video, so a
 /// crash loses at most the open segment: OpenCV's FFmpeg muxer buffers the tail of the open file in memory.
 /// </summary>
-public sealed class VideoFileSink : IFrameSink
+public sealed class VideoFileSink : IFileSink
 {
     private readonly string _path;
     private readonly double _fps;

@@ -96,7 +96,7 @@ public sealed class FramePipeline : IAsyncDisposable
     {
         ILogger logger = _loggers.CreateLogger($"stream.{stream.Id}");
         var sinks = new List<IFrameSink>();
-        VideoFileSink? fileSink = null;
+        IFileSink? fileSink = null;
         bool routerStarted = false;
         try
         {
@@ -113,7 +113,9 @@ public sealed class FramePipeline : IAsyncDisposable
 
             if (stream.Output is not null)
             {
-                fileSink = new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger);
+                fileSink = stream.Encoder == "ffmpeg"
+                    ? new FfmpegFileSink(stream.Id, stream.Output, info.FramesPerSecond, logger)
+                    : new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger);
                 sinks.Add(fileSink);
             }
 

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using OpenCvSharp;
+
+namespace StreamDeblur.Video;
+
+/// <summary>
+/// Encodes frames to a file through an <c>ffmpeg</c> child process fed with raw BGR frames on its stdin.
+/// The child outlives a killed worker: when the worker dies, even by SIGKILL, the pipe closes, ffmpeg reads
+/// end-of-file, encodes what it received and finalises the file. So a killed run still leaves a playable
+/// file with every frame that was written to the pipe. Writes block (no frame is dropped), like the OpenCV sink.
+/// </summary>
+public sealed class FfmpegFileSink : IFileSink
+{
+    private readonly string _streamId;
+    private readonly string _path;
+    private readonly double _fps;
+    private readonly ILogger _logger;
+    private readonly Queue<string> _stderrTail = new();
+    private Process? _process;
+    private Stream? _stdin;
+    private Task? _stderrPump;
+    private Size _frameSize;
+    private Size _size;
+    private byte[] _buffer = [];
+
+    public FfmpegFileSink(string streamId, string path, double fps, ILogger logger)
+    {
+        _streamId = streamId;
+        _path = path;
+        _fps = fps;
+        _logger = logger;
+    }
+
+    public IReadOnlyList<string> Files => _process is null ? [] : [_path];
+
+    public long FramesWritten { get; private set; }
+
+    public void Write(Frame frame)
+    {
+        if (_process is null)
+        {
+            Start(frame.Image.Size());
+        }
+
+        Mat image = frame.Image;
+        using var converted = new Mat();
+        if (image.Size() != _frameSize)
+        {
+            Cv2.Resize(image, converted, _frameSize);
+            image = converted;
+        }
+
+        if (_size != _frameSize)
+        {
+            using var padded = new Mat();
+            Cv2.CopyMakeBorder(image, padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
+            WriteRaw(padded);
+        }
+        else
+        {
+            WriteRaw(image);
+        }
+
+        FramesWritten++;
+    }
+
+    private void WriteRaw(Mat image)
+    {
+        int bytes = image.Width * image.Height * 3;
+        if (image.IsContinuous())
+        {
+            unsafe
+            {
+                _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, bytes));
+            }
+        }
+        else
+        {
+            if (_buffer.Length != bytes)
+            {
+                _buffer = new byte[bytes];
+            }
+
+            using Mat copy = image.Clone();
+            System.Runtime.InteropServices.Marshal.Copy(copy.Data, _buffer, 0, bytes);
+            _stdin!.Write(_buffer);
+        }
+    }
+
+    private void Start(Size frameSize)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(_path));
+        if (dir is not null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        _frameSize = frameSize;
+        _size = VideoFileSink.EncodedSize(frameSize);
+        var psi = new ProcessStartInfo("ffmpeg")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in new[]
+        {
+            "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", $"{_size.Width}x{_size.Height}",
+            "-r", _fps.ToString("0.###", CultureInfo.InvariantCulture), "-i", "pipe:0",
+            "-an", "-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p", _path,
+        })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            _process = Process.Start(psi) ?? throw new SinkException("ffmpeg did not start");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new SinkException($"stream {_streamId}: cannot start ffmpeg for {_path} (install Debian's ffmpeg): {ex.Message}", ex);
+        }
+
+        _stdin = _process.StandardInput.BaseStream;
+        _stderrPump = Task.Run(async () =>
+        {
+            while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
+            {
+                lock (_stderrTail)
+                {
+                    _stderrTail.Enqueue(line);
+                    if (_stderrTail.Count > 8)
+                    {
+                        _stderrTail.Dequeue();
+                    }
+                }
+            }
+        });
+    }
+
+    public void Complete()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _stdin?.Dispose(); // end of input: ffmpeg finishes the file
+        }
+        catch (IOException)
+        {
+        }
+
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            _logger.LogError("stream {Stream}: ffmpeg did not finish {Path} in 30 s; killing it", _streamId, _path);
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _stderrPump?.Wait(TimeSpan.FromSeconds(5));
+        if (_process.ExitCode != 0)
+        {
+            string tail;
+            lock (_stderrTail)
+            {
+                tail = string.Join(" | ", _stderrTail);
+            }
+
+            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _path, tail);
+        }
+
+        _process.Dispose();
+        _process = null;
+    }
+
+    public void Dispose() => Complete();
+}
