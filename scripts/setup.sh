@@ -11,6 +11,8 @@ packages=(
   prometheus                      # promtool check metrics
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-tools   # a real RTSP server on loopback for the stream tests
+  gstreamer1.0-plugins-bad        # gaussianblur: rtsp_server.py --blur-period (latency test, soak)
+  curl                            # bench/soak.sh reads /metrics
 )
 
 missing=()

@@ -5,7 +5,8 @@ namespace StreamDeblur.Video;
 /// <summary>
 /// No-reference blur score for one stream's frames.
 /// <list type="bullet">
-/// <item>Sharpness: variance of the Laplacian of luma downscaled to <see cref="BlurOptions.AnalysisWidth"/>.
+/// <item>Sharpness: variance of the Laplacian of luma downscaled to <see cref="BlurOptions.AnalysisWidth"/>
+/// (bilinear to twice that width, then an area average).
 /// Blur removes high frequencies, so the score falls as blur grows; downscaling makes it cheap and
 /// comparable across resolutions.</item>
 /// <item>Motion cue: the gradient structure tensor gives the direction in which gradients are weakest
@@ -18,6 +19,7 @@ namespace StreamDeblur.Video;
 public sealed class BlurEstimator : IDisposable
 {
     private readonly BlurOptions _options;
+    private readonly Mat _coarse = new();
     private readonly Mat _gray = new();
     private readonly Mat _small = new();
     private readonly Mat _laplacian = new();
@@ -39,23 +41,34 @@ public sealed class BlurEstimator : IDisposable
             throw new ArgumentException("cannot score an empty image", nameof(image));
         }
 
-        if (image.Channels() == 3)
+        // Large frames are first subsampled (bilinear) to twice the analysis width, before the colour
+        // conversion, so a 1080p frame costs about as much as a 640-wide one; an area average then gives
+        // the analysis image. Blur is a low-pass applied before this sampling, so the score still falls with it.
+        Mat source = image;
+        int coarseWidth = 2 * _options.AnalysisWidth;
+        if (image.Width > coarseWidth)
         {
-            Cv2.CvtColor(image, _gray, ColorConversionCodes.BGR2GRAY);
+            Cv2.Resize(image, _coarse, new Size(coarseWidth, Math.Max(8, (int)Math.Round(image.Height * (double)coarseWidth / image.Width))), 0, 0, InterpolationFlags.Linear);
+            source = _coarse;
+        }
+
+        if (source.Channels() == 3)
+        {
+            Cv2.CvtColor(source, _gray, ColorConversionCodes.BGR2GRAY);
         }
         else
         {
-            image.CopyTo(_gray);
+            source.CopyTo(_gray);
         }
 
-        double scale = 1.0;
+        double scale = (double)_gray.Width / image.Width;
         Mat luma = _gray;
         if (_gray.Width > _options.AnalysisWidth)
         {
-            scale = (double)_options.AnalysisWidth / _gray.Width;
-            int height = Math.Max(8, (int)Math.Round(_gray.Height * scale));
+            int height = Math.Max(8, (int)Math.Round(_gray.Height * (double)_options.AnalysisWidth / _gray.Width));
             Cv2.Resize(_gray, _small, new Size(_options.AnalysisWidth, height), 0, 0, InterpolationFlags.Area);
             luma = _small;
+            scale = (double)_options.AnalysisWidth / image.Width;
         }
 
         Cv2.Laplacian(luma, _laplacian, MatType.CV_32F, ksize: 1);
@@ -129,6 +142,7 @@ public sealed class BlurEstimator : IDisposable
 
     public void Dispose()
     {
+        _coarse.Dispose();
         _gray.Dispose();
         _small.Dispose();
         _laplacian.Dispose();

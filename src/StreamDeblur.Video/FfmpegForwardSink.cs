@@ -11,7 +11,8 @@ namespace StreamDeblur.Video;
 /// Forwards a stream live to an RTSP or RTMP server: raw BGR frames are piped into an <c>ffmpeg</c> child
 /// process that encodes H.264 (ultrafast, zerolatency) and publishes them. <see cref="Write"/> never waits:
 /// frames go through a small bounded queue to a writer thread, and when the queue is full the frame is
-/// dropped from the forward only (counted as streamdeblur_frames_dropped_total{reason="forward_queue_full"}).
+/// dropped from the forward only (counted as streamdeblur_frames_dropped_total{reason="forward_queue_full"};
+/// "forward_unavailable" while ffmpeg waits to restart, "forward_error" when the pipe broke on the frame).
 /// If ffmpeg dies (the server went away), it is restarted with exponential backoff and jitter.
 /// </summary>
 public sealed class FfmpegForwardSink : IFrameSink
@@ -134,6 +135,7 @@ public sealed class FfmpegForwardSink : IFrameSink
                     {
                         _logger.LogWarning("stream {Stream}: forward to {Url} broke: {Error}", _streamId, _redactedUrl, LastError());
                         PipelineMetrics.Errors.WithLabels(_streamId, "forward").Inc();
+                        PipelineMetrics.FramesDropped.WithLabels(_streamId, "forward_error").Inc();
                         StopProcess(graceful: false);
                         stdin = null;
                         failures++;

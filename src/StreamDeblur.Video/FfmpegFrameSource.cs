@@ -80,7 +80,7 @@ public sealed class FfmpegFrameSource : IFrameSource
     }
 
     public Task RunAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(() => ReadAll(output, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Task.Factory.StartNew(() => ReadAll(output, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void ReadAll(ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
@@ -291,7 +291,8 @@ public sealed class FfmpegFrameSource : IFrameSource
     /// <summary>Reads width, height and frame rate with ffprobe (JSON), within open_timeout_seconds.</summary>
     private async Task<VideoInfo> ProbeAsync(CancellationToken cancellationToken)
     {
-        var args = new List<string> { "-v", "error", "-hide_banner" };
+        // A short analysis (1 s) is enough for the size and rate, and keeps (re)connecting fast.
+        var args = new List<string> { "-v", "error", "-hide_banner", "-analyzeduration", "1000000", "-probesize", "500000" };
         args.AddRange(InputArguments());
         args.AddRange(["-select_streams", "v:0", "-show_entries", "stream=width,height,avg_frame_rate,r_frame_rate", "-of", "json", FfmpegInput()]);
         var psi = new ProcessStartInfo("ffprobe", args)
@@ -396,7 +397,8 @@ public sealed class FfmpegFrameSource : IFrameSource
         var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "warning" };
         if (_isLive)
         {
-            args.AddRange(["-fflags", "nobuffer", "-flags", "low_delay"]);
+            // The size is already known from ffprobe: analyse briefly and buffer nothing, for low latency.
+            args.AddRange(["-fflags", "nobuffer", "-flags", "low_delay", "-analyzeduration", "500000", "-probesize", "500000"]);
         }
 
         args.AddRange(InputArguments());
@@ -462,7 +464,8 @@ public sealed class FfmpegFrameSource : IFrameSource
         var process = new Process { StartInfo = psi };
         process.ErrorDataReceived += (_, e) =>
         {
-            if (!string.IsNullOrWhiteSpace(e.Data))
+            // MJPEG sources make swscale warn on every frame ("deprecated pixel format"): noise, not an error.
+            if (!string.IsNullOrWhiteSpace(e.Data) && !e.Data.Contains("deprecated pixel format", StringComparison.Ordinal))
             {
                 string line = UrlRedactor.Redact(e.Data);
                 RememberError(line);

@@ -4,6 +4,7 @@ using StreamDeblur.App;
 using StreamDeblur.Inference;
 
 // Entry point: parse, dispatch, and turn every expected failure into one clear line and a non-zero exit.
+NativeMemory.LimitMallocArenas();
 try
 {
     CommandLine command = CommandLine.Parse(args);

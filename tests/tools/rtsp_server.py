@@ -27,6 +27,8 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=240)
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--pattern", default="ball", help="videotestsrc pattern")
+    parser.add_argument("--blur-period", type=float, default=0,
+                        help="blur the picture (gaussian, sigma 4) for 1 s in every this many seconds; 0 never blurs")
     parser.add_argument("--user", help="require basic auth with this user name")
     parser.add_argument("--password", help="password for --user")
     parser.add_argument("--watch-stdin", action="store_true", help="exit when stdin reaches end of file")
@@ -41,9 +43,25 @@ def main() -> int:
     factory.set_launch(
         f"( videotestsrc is-live=true pattern={args.pattern} "
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
+        + ("! videoconvert ! gaussianblur name=blur sigma=0 ! videoconvert " if args.blur_period > 0 else "")
+        + f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
         f"! rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(True)
+
+    if args.blur_period > 0:
+        def on_media_configure(_factory, media) -> None:
+            blur = media.get_element().get_by_name("blur")
+            ticks = {"n": 0}
+            period_ticks = max(2, int(args.blur_period * 10))
+
+            def toggle() -> bool:
+                ticks["n"] += 1
+                blur.set_property("sigma", 4.0 if ticks["n"] % period_ticks < 10 else 0.0)
+                return True
+
+            GLib.timeout_add(100, toggle)
+
+        factory.connect("media-configure", on_media_configure)
 
     if args.user:
         auth = GstRtspServer.RTSPAuth()
