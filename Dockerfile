@@ -41,6 +41,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     DOTNET_ROOT=/usr/share/dotnet \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     STREAMDEBLUR_HTTP_HOST=0.0.0.0 \
+    MALLOC_ARENA_MAX=2 \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility,video
 # libgtk-3-0: OpenCvSharp's native library links it; ffmpeg: live inputs/outputs; curl: HEALTHCHECK;
@@ -72,7 +73,8 @@ ARG UID=10001
 ENV DEBIAN_FRONTEND=noninteractive \
     DOTNET_ROOT=/usr/share/dotnet \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-    STREAMDEBLUR_HTTP_HOST=0.0.0.0
+    STREAMDEBLUR_HTTP_HOST=0.0.0.0 \
+    MALLOC_ARENA_MAX=2
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libgtk-3-0 ffmpeg curl tini libssl3 zlib1g libstdc++6 \
  && rm -rf /var/lib/apt/lists/*

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 dotnet build src/StreamDeblur/StreamDeblur.csproj -c Release --verbosity quiet --nologo
-dotnet src/StreamDeblur/bin/Release/net10.0/streamdeblur.dll run \
+MALLOC_ARENA_MAX=2 dotnet src/StreamDeblur/bin/Release/net10.0/streamdeblur.dll run \
   --input samples/vtest-blur.mp4 --output out/sample.mkv \
   --config config/streamdeblur.json --report out/sample-frames.jsonl "$@"
 ffprobe -v error -select_streams v:0 -count_frames \
