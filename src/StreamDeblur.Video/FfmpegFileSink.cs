@@ -24,6 +24,7 @@ public sealed class FfmpegFileSink : IFileSink
     private Size _frameSize;
     private Size _size;
     private byte[] _buffer = [];
+    private bool _started;
 
     public FfmpegFileSink(string streamId, string path, double fps, ILogger logger)
     {
@@ -33,7 +34,7 @@ public sealed class FfmpegFileSink : IFileSink
         _logger = logger;
     }
 
-    public IReadOnlyList<string> Files => _process is null ? [] : [_path];
+    public IReadOnlyList<string> Files => _started ? [_path] : [];
 
     public long FramesWritten { get; private set; }
 
@@ -125,6 +126,7 @@ public sealed class FfmpegFileSink : IFileSink
             throw new SinkException($"stream {_streamId}: cannot start ffmpeg for {_path} (install Debian's ffmpeg): {ex.Message}", ex);
         }
 
+        _started = true;
         _stdin = _process.StandardInput.BaseStream;
         _stderrPump = Task.Run(async () =>
         {

@@ -198,7 +198,9 @@ public sealed class FfmpegFrameSource : IFrameSource
                 _firstFrameAt = Stopwatch.GetTimestamp();
             }
 
-            var frame = new Frame(_streamId, _sequence, Stopwatch.GetElapsedTime(_firstFrameAt), image);
+            // Live: wall-clock time since the first frame. Recorded input: the frame's place in the file.
+            TimeSpan timestamp = _isLive ? Stopwatch.GetElapsedTime(_firstFrameAt) : TimeSpan.FromSeconds(_sequence / info.FramesPerSecond);
+            var frame = new Frame(_streamId, _sequence, timestamp, image);
             _sequence++;
             Interlocked.Increment(ref framesThisSession);
             Interlocked.Exchange(ref lastProgress, Stopwatch.GetTimestamp());
@@ -419,7 +421,13 @@ public sealed class FfmpegFrameSource : IFrameSource
             return ["-f", "v4l2"];
         }
 
-        string scheme = _input[.._input.IndexOf("://", StringComparison.Ordinal)].ToLowerInvariant();
+        int schemeEnd = _input.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd < 0)
+        {
+            return []; // a file path
+        }
+
+        string scheme = _input[..schemeEnd].ToLowerInvariant();
         return scheme switch
         {
             "rtsp" or "rtsps" => ["-rtsp_transport", "tcp", "-timeout", timeoutMicroseconds],
@@ -438,6 +446,17 @@ public sealed class FfmpegFrameSource : IFrameSource
         InputKindValue kind = InputKind.Classify(_input);
         if (kind == InputKindValue.Camera)
         {
+            return;
+        }
+
+        if (kind == InputKindValue.File && !_isLive)
+        {
+            if (!File.Exists(_input))
+            {
+                Transition(SourceState.Failed, "input file not found");
+                throw new SourceException($"input file not found: {_input}");
+            }
+
             return;
         }
 
