@@ -66,7 +66,7 @@ public sealed class StreamOptions
 
     /// <summary>
     /// Who decodes a file input: "opencv" (OpenCvSharp's bundled FFmpeg, in process) or "ffmpeg" (Debian's
-    /// ffmpeg as a child process, about four times faster here). Live inputs always use ffmpeg.
+    /// ffmpeg as a child process, faster here: see the README's pass-through figures). Live inputs always use ffmpeg.
     /// </summary>
     public string Decoder { get; set; } = "opencv";
 
