@@ -41,6 +41,14 @@ public sealed class DeblurStage : IDisposable
         }
     }
 
+    /// <summary>Deblurs one frame in place, as a batch of one.</summary>
+    public void Process(Frame frame)
+    {
+        var batch = new FrameBatch(frame.Width, frame.Height);
+        batch.Frames.Add(frame);
+        Process(batch);
+    }
+
     /// <summary>Deblurs the batch's frames in place.</summary>
     public void Process(FrameBatch batch)
     {

@@ -70,9 +70,7 @@ public static class EvalCommand
             }
 
             var frame = new Frame("eval", 0, TimeSpan.Zero, blurry.Clone());
-            var batch = new FrameBatch(frame.Width, frame.Height);
-            batch.Frames.Add(frame);
-            stage.Process(batch);
+            stage.Process(frame);
             using (frame)
             {
                 results.Add(new PairResult(name,
@@ -99,10 +97,8 @@ public static class EvalCommand
         for (int i = 0; i <= runs; i++)
         {
             var frame = new Frame("timing", i, TimeSpan.Zero, image.Clone());
-            var batch = new FrameBatch(width, height);
-            batch.Frames.Add(frame);
             long start = Stopwatch.GetTimestamp();
-            stage.Process(batch);
+            stage.Process(frame);
             double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             frame.Dispose();
             if (i > 0)

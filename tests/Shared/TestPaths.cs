@@ -16,6 +16,16 @@ public static class TestPaths
 
     public static string TestData(params string[] parts) => Path.Combine([RepoRoot, "tests", "data", .. parts]);
 
+    /// <summary>A TCP port on loopback that nothing listens on right now.</summary>
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     /// <summary>A fresh temporary folder for one test.</summary>
     public static string TempDir(string name)
     {

@@ -28,12 +28,8 @@ public sealed class GpuTests
         using var onCpu = new DeblurStage(cpu, cpuOptions, NullLogger.Instance);
         using var a = new Frame("g", 0, TimeSpan.Zero, blurry.Clone());
         using var b = new Frame("c", 0, TimeSpan.Zero, blurry.Clone());
-        var batchA = new FrameBatch(a.Width, a.Height);
-        batchA.Frames.Add(a);
-        var batchB = new FrameBatch(b.Width, b.Height);
-        batchB.Frames.Add(b);
-        onGpu.Process(batchA);
-        onCpu.Process(batchB);
+        onGpu.Process(a);
+        onCpu.Process(b);
         Assert.True(Cv2.PSNR(a.Image, b.Image) > 40, $"GPU vs CPU output PSNR {Cv2.PSNR(a.Image, b.Image):F1} dB");
     }
 }

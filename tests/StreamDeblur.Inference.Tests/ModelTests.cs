@@ -69,9 +69,7 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
             using Mat sharp = Cv2.ImRead(sharpPath);
             using Mat blurry = Cv2.ImRead(sharpPath.Replace("_sharp.png", "_blurry.png"));
             using var frame = new Frame("t", 0, TimeSpan.Zero, blurry.Clone());
-            var batch = new FrameBatch(frame.Width, frame.Height);
-            batch.Frames.Add(frame);
-            stage.Process(batch);
+            stage.Process(frame);
             Assert.Equal(FrameRoute.Deblurred, frame.Route);
             gain += ImageQuality.Psnr(frame.Image, sharp) - ImageQuality.Psnr(blurry, sharp);
         }
@@ -156,9 +154,7 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
     private static Mat Deblur(DeblurStage stage, Mat image)
     {
         var frame = new Frame("t", 0, TimeSpan.Zero, image.Clone());
-        var batch = new FrameBatch(frame.Width, frame.Height);
-        batch.Frames.Add(frame);
-        stage.Process(batch);
+        stage.Process(frame);
         Assert.Equal(FrameRoute.Deblurred, frame.Route);
         return frame.Image;
     }

@@ -15,7 +15,7 @@ public sealed class FfmpegForwardSinkTests
     public void Forwards_h264_that_a_real_server_receives(string protocol)
     {
         string dir = TestPaths.TempDir("forward");
-        int port = RtspTestServer.FreePort();
+        int port = TestPaths.FreePort();
         string received = Path.Combine(dir, protocol == "rtsp" ? "received.mkv" : "received.flv");
         string url = protocol == "rtsp" ? $"rtsp://127.0.0.1:{port}/live" : $"rtmp://127.0.0.1:{port}/live/cam";
         string[] listen = protocol == "rtsp" ? ["-rtsp_flags", "listen", "-i", url] : ["-listen", "1", "-i", url];
@@ -53,7 +53,7 @@ public sealed class FfmpegForwardSinkTests
     [Fact]
     public void Write_never_blocks_and_counts_every_frame_it_cannot_forward()
     {
-        int port = RtspTestServer.FreePort(); // nobody listens: ffmpeg fails and is restarted with backoff
+        int port = TestPaths.FreePort(); // nobody listens: ffmpeg fails and is restarted with backoff
         string id = "fwd-down-" + Guid.NewGuid().ToString("N")[..8];
         using var logs = new CapturingLoggerProvider();
         const int frames = 120;

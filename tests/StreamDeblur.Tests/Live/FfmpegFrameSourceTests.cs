@@ -180,7 +180,7 @@ public sealed class FfmpegFrameSourceTests
         var observer = new RecordingObserver();
         using var logs = new CapturingLoggerProvider();
         string id = NewId("unreachable");
-        int port = RtspTestServer.FreePort(); // nothing listens there
+        int port = TestPaths.FreePort(); // nothing listens there
         var options = new ReconnectOptions { InitialDelaySeconds = 0.1, MaxDelaySeconds = 0.8, OpenTimeoutSeconds = 2, StallTimeoutSeconds = 2 };
         await using var source = new FfmpegFrameSource(id, $"rtsp://127.0.0.1:{port}/none", true, options, logs.CreateLogger("t"), observer);
         using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(4));

@@ -24,7 +24,7 @@ public sealed class HttpInputTests
         int expected = FfProbe.Probe(clip).Frames;
         Assert.True(expected >= 20);
 
-        int port = RtspTestServer.FreePort();
+        int port = TestPaths.FreePort();
         using Process http = Process.Start(new ProcessStartInfo("/usr/bin/python3", ["-m", "http.server", port.ToString(), "--bind", "127.0.0.1", "--directory", dir])
         {
             RedirectStandardOutput = true,
@@ -72,7 +72,7 @@ public sealed class HttpInputTests
         // The MJPEG server is the worker's own preview endpoint, fed with generated frames at 10 fps.
         var state = new PipelineState { ModelReady = true };
         using var logs = new CapturingLoggerProvider();
-        var options = new HttpOptions { Port = RtspTestServer.FreePort() };
+        var options = new HttpOptions { Port = TestPaths.FreePort() };
         await using HttpEndpoint endpoint = await HttpEndpoint.StartAsync(options, state, logs);
         IFrameSink preview = endpoint.PreviewSinks([new StreamOptions { Id = "camera" }])["camera"];
         using var stopFeeding = new CancellationTokenSource();

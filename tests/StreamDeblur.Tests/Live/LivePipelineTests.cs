@@ -97,11 +97,11 @@ public sealed class LivePipelineTests
             new StreamOptions
             {
                 Id = bad,
-                Input = $"rtsp://cam:{password}@127.0.0.1:{RtspTestServer.FreePort()}/nobody-listens",
+                Input = $"rtsp://cam:{password}@127.0.0.1:{TestPaths.FreePort()}/nobody-listens",
                 Output = Path.Combine(dir, "bad.mkv"),
                 Reconnect = FastReconnect,
             });
-        options.Http.Port = RtspTestServer.FreePort();
+        options.Http.Port = TestPaths.FreePort();
         using var loggers = new CapturingLoggerProvider();
         using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
         var state = new PipelineState { ModelReady = true };
@@ -238,7 +238,7 @@ public sealed class LivePipelineTests
         string dir = TestPaths.TempDir("cli-forward");
         string received = Path.Combine(dir, "received.flv");
         string output = Path.Combine(dir, "out.mkv");
-        string forward = $"rtmp://127.0.0.1:{RtspTestServer.FreePort()}/live/cam";
+        string forward = $"rtmp://127.0.0.1:{TestPaths.FreePort()}/live/cam";
         using Process receiver = Process.Start(new ProcessStartInfo("ffmpeg", ["-hide_banner", "-loglevel", "error", "-listen", "1", "-i", forward, "-c", "copy", "-y", received])
         {
             RedirectStandardError = true,

@@ -27,7 +27,7 @@ public sealed class RtspTestServer : IDisposable
         _width = width;
         _height = height;
         _fps = fps;
-        Port = FreePort();
+        Port = TestPaths.FreePort();
         Start();
     }
 
@@ -42,15 +42,6 @@ public sealed class RtspTestServer : IDisposable
 
     /// <summary>The URL with the given credentials in it.</summary>
     public string UrlWith(string user, string password) => $"rtsp://{user}:{password}@127.0.0.1:{Port}/{Path}";
-
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     public void Start()
     {

@@ -13,7 +13,7 @@ public sealed class HealthEndpointTests
     public async Task ReadyzFollowsTheModelAndEveryStreamsState()
     {
         var state = new PipelineState();
-        await using HttpEndpoint http = await HttpEndpoint.StartAsync(new HttpOptions { Port = Ops.FreePort() }, state, NullLoggerFactory.Instance);
+        await using HttpEndpoint http = await HttpEndpoint.StartAsync(new HttpOptions { Port = TestPaths.FreePort() }, state, NullLoggerFactory.Instance);
         using var client = new HttpClient { BaseAddress = http.Address, Timeout = TimeSpan.FromSeconds(5) };
         ISourceStateObserver observer = state;
         string a = "health-a-" + Guid.NewGuid().ToString("N")[..6], b = "health-b-" + Guid.NewGuid().ToString("N")[..6];

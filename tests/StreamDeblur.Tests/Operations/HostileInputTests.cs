@@ -162,7 +162,7 @@ public sealed class HostileInputTests
         const string password = "s3cr3t-Pa55";
         string dir = TestPaths.TempDir("ops-url");
         string goodOutput = Path.Combine(dir, "good.mkv");
-        int port = Ops.FreePort();
+        int port = TestPaths.FreePort();
         string config = WriteConfig(dir, $$"""
             { "streams": [
                 { "id": "camera", "input": "rtsp://admin:{{password}}@127.0.0.1:9/stream1", "output": {{Json(Path.Combine(dir, "camera.mkv"))}},

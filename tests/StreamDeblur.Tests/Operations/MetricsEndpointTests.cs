@@ -24,7 +24,7 @@ public sealed class MetricsEndpointTests
         StreamDeblurOptions options = ConfigLoader.Load(Path.Combine(TestPaths.RepoRoot, "config", "streamdeblur.json"));
         options.Streams = [new StreamOptions { Id = stream, Input = clip, Output = output }];
         options.Model.Metadata = TestPaths.ModelMetadata;
-        options.Http.Port = Ops.FreePort();
+        options.Http.Port = TestPaths.FreePort();
         ConfigLoader.ThrowIfInvalid(options);
 
         var state = new PipelineState();

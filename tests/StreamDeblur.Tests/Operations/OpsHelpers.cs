@@ -203,15 +203,6 @@ public static class Ops
 {
     public const string Promtool = "/usr/bin/promtool";
 
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     /// <summary>Runs a tool to completion and returns its exit code and combined output.</summary>
     public static (int ExitCode, string Output) RunTool(string file, string? stdin, params string[] args)
     {

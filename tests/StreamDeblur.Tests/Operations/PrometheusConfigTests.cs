@@ -27,8 +27,8 @@ public sealed class PrometheusConfigTests
     public async Task ARealPrometheusScrapesARunningWorker()
     {
         string dir = TestPaths.TempDir("ops-prometheus");
-        int workerPort = Ops.FreePort();
-        int prometheusPort = Ops.FreePort();
+        int workerPort = TestPaths.FreePort();
+        int prometheusPort = TestPaths.FreePort();
         string goodOutput = Path.Combine(dir, "good.mkv");
 
         // A good file (ends quickly) beside an unreachable camera (keeps the worker running until SIGTERM).
