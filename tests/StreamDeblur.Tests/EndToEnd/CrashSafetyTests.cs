@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using StreamDeblur.Tests.Operations;
 using Xunit;
 
 namespace StreamDeblur.Tests;
@@ -6,6 +6,8 @@ namespace StreamDeblur.Tests;
 /// <summary>With the ffmpeg encoder, a SIGKILLed worker still leaves a playable file holding every frame it wrote.</summary>
 public sealed class CrashSafetyTests
 {
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(90);
+
     [Fact]
     public async Task SigkillLeavesAPlayableFileWithEveryReportedFrame()
     {
@@ -20,21 +22,11 @@ public sealed class CrashSafetyTests
             }
             """);
 
-        using Process process = Process.Start(CliRunner.StartInfo("run", "--config", config, "--report", report))!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        var clock = Stopwatch.StartNew();
-        int reported = 0;
-        while (reported < 40 && clock.Elapsed < TimeSpan.FromSeconds(90) && !process.HasExited)
-        {
-            await Task.Delay(100);
-            reported = File.Exists(report) ? File.ReadAllLines(report).Length : 0;
-        }
-
-        Assert.False(process.HasExited, "the run ended before it could be killed");
-        process.Kill(entireProcessTree: false); // SIGKILL the worker only; its ffmpeg child sees end-of-file
-        await process.WaitForExitAsync();
-        int reportedAtKill = File.ReadAllLines(report).Length; // every reported frame had been handed to ffmpeg
+        using CliProcess cli = CliProcess.Start("run", "--config", config, "--report", report);
+        Assert.True(await cli.WaitUntilAsync(() => Task.FromResult(Ops.CompleteLines(report) >= 40), s_timeout), "the run ended before it could be killed:\n" + cli.StdErr);
+        cli.Signal(CliProcess.SigKill); // the worker only; its ffmpeg child reads end-of-file and finalises the file
+        Assert.Equal(128 + CliProcess.SigKill, await cli.WaitForExitAsync(s_timeout));
+        int reportedAtKill = Ops.CompleteLines(report); // every reported frame had been handed to ffmpeg
 
         ProbeResult? probe = null;
         for (int attempt = 0; attempt < 50 && probe is null; attempt++)
