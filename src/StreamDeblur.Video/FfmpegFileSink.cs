@@ -17,7 +17,7 @@ public sealed class FfmpegFileSink : IFileSink
     private readonly string _path;
     private readonly double _fps;
     private readonly ILogger _logger;
-    private readonly Queue<string> _stderrTail = new();
+    private readonly StderrTail _stderrTail = new(8);
     private Process? _process;
     private Stream? _stdin;
     private Task? _stderrPump;
@@ -132,14 +132,7 @@ public sealed class FfmpegFileSink : IFileSink
         {
             while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
-                lock (_stderrTail)
-                {
-                    _stderrTail.Enqueue(line);
-                    if (_stderrTail.Count > 8)
-                    {
-                        _stderrTail.Dequeue();
-                    }
-                }
+                _stderrTail.Add(line);
             }
         });
     }
@@ -168,13 +161,7 @@ public sealed class FfmpegFileSink : IFileSink
         _stderrPump?.Wait(TimeSpan.FromSeconds(5));
         if (_process.ExitCode != 0)
         {
-            string tail;
-            lock (_stderrTail)
-            {
-                tail = string.Join(" | ", _stderrTail);
-            }
-
-            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _path, tail);
+            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _path, _stderrTail.Joined());
         }
 
         _process.Dispose();

@@ -31,7 +31,7 @@ public sealed class FfmpegForwardSink : IFrameSink
     private readonly ILogger _logger;
     private readonly Channel<byte[]> _queue;
     private readonly Thread _writer;
-    private readonly Queue<string> _stderrTail = new();
+    private readonly StderrTail _stderrTail = new(StderrLinesKept);
     private readonly CancellationTokenSource _stop = new();
     private Process? _process;
     private bool _completed;
@@ -196,14 +196,7 @@ public sealed class FfmpegForwardSink : IFrameSink
             if (!string.IsNullOrWhiteSpace(e.Data))
             {
                 string line = UrlRedactor.Redact(e.Data);
-                lock (_stderrTail)
-                {
-                    _stderrTail.Enqueue(line);
-                    while (_stderrTail.Count > StderrLinesKept)
-                    {
-                        _stderrTail.Dequeue();
-                    }
-                }
+                _stderrTail.Add(line);
 
                 _logger.LogDebug("stream {Stream}: forward ffmpeg: {Line}", _streamId, line);
             }
@@ -270,13 +263,7 @@ public sealed class FfmpegForwardSink : IFrameSink
         }
     }
 
-    private string LastError()
-    {
-        lock (_stderrTail)
-        {
-            return _stderrTail.Count == 0 ? "no error message" : _stderrTail.Last();
-        }
-    }
+    private string LastError() => _stderrTail.Last();
 
     /// <summary>Forwards what is queued, then closes ffmpeg's input so that it finishes the stream.</summary>
     public void Complete()

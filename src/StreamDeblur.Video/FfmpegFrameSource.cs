@@ -29,7 +29,7 @@ public sealed class FfmpegFrameSource : IFrameSource
     private readonly ILogger _logger;
     private readonly ISourceStateObserver _observer;
     private readonly object _processLock = new();
-    private readonly Queue<string> _stderrTail = new();
+    private readonly StderrTail _stderrTail = new(StderrLinesKept);
     private Process? _process;
     private VideoInfo? _info;
     private SourceState? _state;
@@ -541,25 +541,9 @@ public sealed class FfmpegFrameSource : IFrameSource
         }
     }
 
-    private void RememberError(string line)
-    {
-        lock (_stderrTail)
-        {
-            _stderrTail.Enqueue(line);
-            while (_stderrTail.Count > StderrLinesKept)
-            {
-                _stderrTail.Dequeue();
-            }
-        }
-    }
+    private void RememberError(string line) => _stderrTail.Add(line);
 
-    private string LastError()
-    {
-        lock (_stderrTail)
-        {
-            return _stderrTail.Count == 0 ? "no error message" : _stderrTail.Last();
-        }
-    }
+    private string LastError() => _stderrTail.Last();
 
     private static string LastLine(string text, string fallback) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? fallback;
