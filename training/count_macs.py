@@ -32,6 +32,8 @@ def count(model, h=720, w=1280):
             hs.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):
             hs.append(m.register_forward_hook(lin_hook))
+    m = getattr(model, "pad_multiple", 16)  # the C# side pads to this multiple first
+    h, w = -(-h // m) * m, -(-w // m) * m
     with torch.no_grad():
         model(torch.zeros(1, 3, h, w))
     for hh in hs:

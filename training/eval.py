@@ -140,7 +140,7 @@ def run_model(ckpt, ys):
     with torch.no_grad():
         for y in ys:
             x = torch.from_numpy(y).permute(2, 0, 1)[None].float() / 255.0
-            xp, h, w = pad_to_multiple(x)
+            xp, h, w = pad_to_multiple(x, getattr(m, "pad_multiple", 16))
             o = m(xp)[..., :h, :w][0].permute(1, 2, 0).numpy()
             outs.append(np.clip(np.round(o * 255), 0, 255).astype(np.uint8))
     return outs, ck

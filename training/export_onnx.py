@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "deblur-fast.onnx"))
     ap.add_argument("--version", default=datetime.date.today().isoformat())
     ap.add_argument("--no-fixtures", action="store_true")
+    ap.add_argument("--name", default=None, help="model name in the metadata (default: the file name)")
     a = ap.parse_args()
     torch.set_num_threads(2)
 
@@ -74,6 +75,7 @@ def main():
     model.load_state_dict(ck["ema"])
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
 
+    pad_multiple = getattr(model, "pad_multiple", PAD_MULTIPLE)
     dummy = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     torch.onnx.export(model, dummy, a.out, opset_version=17, input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "N", 2: "H", 3: "W"}, "output": {0: "N", 2: "H", 3: "W"}},
@@ -94,12 +96,12 @@ def main():
     print(f"numpy-ONNX vs torch max abs diff (1x3x64x96): {d:.2e}")
     assert d <= 1e-4, "ONNX graph does not match PyTorch"
     # second shape / batch 2 to exercise dynamic axes
-    x2 = torch.rand(2, 3, 48, 80, generator=g)
+    x2 = torch.rand(2, 3, 2 * pad_multiple, 5 * pad_multiple, generator=g)
     with torch.no_grad():
         y2 = model(x2).numpy()
     (ref2,) = onnx_ref.run(m, {"input": x2.numpy()})
     d2 = float(np.abs(ref2 - y2).max())
-    print(f"numpy-ONNX vs torch max abs diff (2x3x48x80): {d2:.2e}")
+    print(f"numpy-ONNX vs torch max abs diff {tuple(x2.shape)}: {d2:.2e}")
     assert d2 <= 1e-4
 
     # FP16 weights variant
@@ -120,9 +122,10 @@ def main():
         print("wrote tests/data/parity_input.npy, parity_output.npy", xin.shape, y.shape)
 
     macs, params = count(model)
-    meta = {"name": "deblur-fast", "file": os.path.basename(a.out), "fp16_file": os.path.basename(fp16_path),
+    name = a.name or os.path.basename(a.out).replace(".onnx", "")
+    meta = {"name": name, "file": os.path.basename(a.out), "fp16_file": os.path.basename(fp16_path),
             "input": "input", "output": "output", "layout": "NCHW", "color_order": "BGR",
-            "scale": 1.0 / 255.0, "mean": [0, 0, 0], "std": [1, 1, 1], "pad_multiple": PAD_MULTIPLE,
+            "scale": 1.0 / 255.0, "mean": [0, 0, 0], "std": [1, 1, 1], "pad_multiple": pad_multiple,
             "output_clamp": [0, 1], "opset": 17, "params": int(params), "gmac_720p": round(macs / 1e9, 3),
             "version": a.version}
     jp = a.out.replace(".onnx", ".json")

@@ -55,6 +55,8 @@ def run(model, feeds):
                       None if len(ins) < 3 else ins[2].astype(np.float64), at)
         elif op == "Add":
             r = ins[0] + ins[1]
+        elif op == "Relu":
+            r = np.maximum(ins[0], 0)
         elif op == "Sub":
             r = ins[0] - ins[1]
         elif op == "Mul":

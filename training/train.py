@@ -81,7 +81,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "checkpoints", "run"))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--minutes", type=float, default=0, help="wall-clock budget; 0 = use --steps")
+    ap.add_argument("--minutes", type=float, default=0, help="time budget; 0 = use --steps")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="what --minutes counts: wall-clock, or this process's CPU time divided by --threads "
+                         "(so the schedule stays whole when other jobs share the cores or the run is paused)")
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop", type=int, default=96)
@@ -130,14 +133,17 @@ def main():
     nparams = sum(p.numel() for p in model.parameters())
     print(f"params {nparams}  config {cfg}", flush=True)
 
-    t0 = time.time()
+    def clock():
+        return time.process_time() / a.threads if a.clock == "cpu" else time.time()
+
+    t0 = clock()
     budget = a.minutes * 60.0
     best = -1.0
     log = open(os.path.join(a.out, "log.txt"), "a")
     step = 0
     run_loss = 0.0
     while True:
-        elapsed = time.time() - t0
+        elapsed = clock() - t0
         frac = (elapsed / budget) if budget > 0 else step / a.steps
         if frac >= 1.0:
             break
@@ -164,12 +170,12 @@ def main():
         step += 1
         if step % 50 == 0:
             print(f"step {step}  t {elapsed/60:.1f}m  lr {lr:.2e}  loss {run_loss/50:.4f}  "
-                  f"{(time.time()-t0)/step:.3f}s/it", flush=True)
+                  f"{(clock()-t0)/step:.3f}s/it", flush=True)
             run_loss = 0.0
         if step % a.val_every == 0:
-            best = checkpoint(a, ema, model, cfg, step, time.time() - t0, VS, VY, device, best, log)
-    best = checkpoint(a, ema, model, cfg, step, time.time() - t0, VS, VY, device, best, log)
-    print(f"done: {step} steps in {(time.time()-t0)/60:.1f} min, best val PSNR {best:.2f}", flush=True)
+            best = checkpoint(a, ema, model, cfg, step, clock() - t0, VS, VY, device, best, log)
+    best = checkpoint(a, ema, model, cfg, step, clock() - t0, VS, VY, device, best, log)
+    print(f"done: {step} steps in {(clock()-t0)/60:.1f} min, best val PSNR {best:.2f}", flush=True)
 
 
 def checkpoint(a, ema, model, cfg, step, secs, VS, VY, device, best, log):

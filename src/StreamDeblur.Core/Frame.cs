@@ -33,23 +33,54 @@ public readonly record struct BlurMeasurement(
     double Baseline,
     bool IsBlurry);
 
+/// <summary>How a frame's pixels are laid out in its <see cref="Frame.Image"/>.</summary>
+public enum PixelLayout
+{
+    /// <summary>8UC3, B G R interleaved: what OpenCV decodes and what the network packs from.</summary>
+    Bgr24,
+    /// <summary>
+    /// 8UC1 with height × 3/2 rows: the Y plane, then the U and V planes at quarter size (ffmpeg's yuv420p).
+    /// What ffmpeg decodes to and encodes from, so frames that are not deblurred cross the pipeline without
+    /// a colour conversion at either end and at half the bytes of BGR. Width and height are even.
+    /// </summary>
+    I420,
+}
+
 /// <summary>
-/// One decoded video frame (BGR, 8 bits per channel) and what the pipeline learnt about it.
+/// One decoded video frame (BGR or I420, 8 bits per sample) and what the pipeline learnt about it.
 /// Exactly one stage owns a frame at a time; writing it to a channel hands it over.
 /// The owner at the end of the line (the encoder, or whoever drops it) disposes it.
 /// </summary>
 public sealed class Frame : IDisposable
 {
-    public Frame(string streamId, long sequence, TimeSpan timestamp, Mat image)
+    public Frame(string streamId, long sequence, TimeSpan timestamp, Mat image, PixelLayout layout = PixelLayout.Bgr24)
+        : this(streamId, sequence, timestamp, image, layout, pool: null)
+    {
+    }
+
+    /// <summary>A frame whose image was rented from <paramref name="pool"/>; disposing the frame returns it.</summary>
+    public Frame(string streamId, long sequence, TimeSpan timestamp, Mat image, PixelLayout layout, FrameBufferPool? pool)
     {
         ArgumentNullException.ThrowIfNull(streamId);
         ArgumentNullException.ThrowIfNull(image);
+        bool valid = layout == PixelLayout.Bgr24
+            ? image.Type() == MatType.CV_8UC3
+            : image.Type() == MatType.CV_8UC1 && image.Rows % 3 == 0 && image.Width % 2 == 0 && image.Rows / 3 % 2 == 0;
+        if (!valid)
+        {
+            throw new ArgumentException($"a {image.Width}x{image.Rows} {image.Type()} image is not a valid {layout} frame", nameof(image));
+        }
+
         StreamId = streamId;
         Sequence = sequence;
         Timestamp = timestamp;
         Image = image;
+        Layout = layout;
+        _pool = pool;
         CapturedAt = Stopwatch.GetTimestamp();
     }
+
+    private FrameBufferPool? _pool;
 
     /// <summary>The id of the stream the frame came from.</summary>
     public string StreamId { get; }
@@ -63,12 +94,16 @@ public sealed class Frame : IDisposable
     /// <summary><see cref="Stopwatch"/> timestamp taken when the source produced the frame.</summary>
     public long CapturedAt { get; }
 
-    /// <summary>The pixels, BGR 8UC3. Owned by this frame.</summary>
-    public Mat Image { get; }
+    /// <summary>The pixels, laid out as <see cref="Layout"/> says. Owned by this frame.</summary>
+    public Mat Image { get; private set; }
+
+    public PixelLayout Layout { get; private set; }
 
     public int Width => Image.Width;
 
-    public int Height => Image.Height;
+    public int Height => Layout == PixelLayout.I420 ? Image.Rows / 3 * 2 : Image.Rows;
+
+    public Size Size => new(Width, Height);
 
     public BlurMeasurement Blur { get; set; }
 
@@ -86,7 +121,109 @@ public sealed class Frame : IDisposable
     /// <summary>Seconds from capture to now.</summary>
     public double AgeSeconds => Stopwatch.GetElapsedTime(CapturedAt).TotalSeconds;
 
-    public void Dispose() => Image.Dispose();
+    /// <summary>
+    /// Makes the frame BGR (converting in place if it holds I420) and returns its image. For stages that
+    /// change pixels, such as the network; the owner calls it.
+    /// </summary>
+    public Mat ToBgr()
+    {
+        if (Layout == PixelLayout.I420)
+        {
+            var bgr = new Mat();
+            Cv2.CvtColor(Image, bgr, ColorConversionCodes.YUV2BGR_I420);
+            ReleaseImage();
+            Image = bgr;
+            Layout = PixelLayout.Bgr24;
+        }
+
+        return Image;
+    }
+
+    /// <summary>
+    /// A new header on the luma plane for I420 frames, or on the BGR image: what the blur estimator reads.
+    /// No pixels are copied; dispose the header.
+    /// </summary>
+    public Mat AnalysisView() => Layout == PixelLayout.I420 ? Image.RowRange(0, Height) : new Mat(Image, new Rect(0, 0, Width, Height));
+
+    /// <summary>
+    /// Writes the frame's pixels into <paramref name="destination"/> in <paramref name="layout"/> at
+    /// <paramref name="size"/>, converting and resizing as needed; the frame itself is not changed.
+    /// The destination is (re)allocated if its shape is wrong.
+    /// </summary>
+    public void CopyTo(Mat destination, PixelLayout layout, Size size)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (layout == Layout && size == Size)
+        {
+            Image.CopyTo(destination);
+            return;
+        }
+
+        using var bgrScratch = new Mat();
+        using var resizeScratch = new Mat();
+        Mat bgr = Image;
+        if (Layout == PixelLayout.I420)
+        {
+            Cv2.CvtColor(Image, bgrScratch, ColorConversionCodes.YUV2BGR_I420);
+            bgr = bgrScratch;
+        }
+
+        if (size != Size)
+        {
+            Cv2.Resize(bgr, resizeScratch, size);
+            bgr = resizeScratch;
+        }
+
+        if (layout == PixelLayout.Bgr24)
+        {
+            bgr.CopyTo(destination);
+        }
+        else
+        {
+            Cv2.CvtColor(bgr, destination, ColorConversionCodes.BGR2YUV_I420);
+        }
+    }
+
+    /// <summary>Bytes of one frame of <paramref name="size"/> in <paramref name="layout"/>.</summary>
+    public static int ByteCount(PixelLayout layout, Size size) =>
+        layout == PixelLayout.I420 ? checked(size.Width * size.Height * 3 / 2) : checked(size.Width * size.Height * 3);
+
+    /// <summary>A continuous image of the shape that holds one frame of <paramref name="size"/> in <paramref name="layout"/>.</summary>
+    public static Mat Allocate(PixelLayout layout, Size size) => layout == PixelLayout.I420
+        ? new Mat(size.Height * 3 / 2, size.Width, MatType.CV_8UC1)
+        : new Mat(size.Height, size.Width, MatType.CV_8UC3);
+
+    /// <summary>The layout ffmpeg should exchange for a frame of this size: I420 needs even sides.</summary>
+    public static PixelLayout PreferredPipeLayout(Size size) =>
+        size.Width % 2 == 0 && size.Height % 2 == 0 ? PixelLayout.I420 : PixelLayout.Bgr24;
+
+    /// <summary>ffmpeg's name for the layout (<c>-pix_fmt</c>).</summary>
+    public static string FfmpegPixelFormat(PixelLayout layout) => layout == PixelLayout.I420 ? "yuv420p" : "bgr24";
+
+    public void Dispose()
+    {
+        // Idempotent: a pooled buffer returned twice would end up owned by two frames.
+        if (!_disposed)
+        {
+            _disposed = true;
+            ReleaseImage();
+        }
+    }
+
+    private bool _disposed;
+
+    private void ReleaseImage()
+    {
+        if (_pool is { } pool)
+        {
+            _pool = null;
+            pool.Return(Image);
+        }
+        else
+        {
+            Image.Dispose();
+        }
+    }
 
     public override string ToString() => $"{StreamId}#{Sequence} {Width}x{Height} @{Timestamp.TotalMilliseconds:F0}ms {Route}";
 }

@@ -59,7 +59,7 @@ public sealed class DeblurStage : IDisposable
             {
                 foreach (Frame frame in batch.Frames)
                 {
-                    _tiler.Deblur(frame.Image);
+                    _tiler.Deblur(frame.ToBgr());
                 }
             }
             else
@@ -67,7 +67,7 @@ public sealed class DeblurStage : IDisposable
                 _packer.Prepare(batch.Frames.Count, batch.Height, batch.Width);
                 for (int i = 0; i < batch.Frames.Count; i++)
                 {
-                    _packer.Pack(batch.Frames[i].Image, i);
+                    _packer.Pack(batch.Frames[i].ToBgr(), i);
                 }
 
                 _model.Run(_packer.Input, _packer.Output, batch.Frames.Count, _packer.PaddedHeight, _packer.PaddedWidth);

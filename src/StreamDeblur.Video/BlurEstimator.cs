@@ -32,8 +32,15 @@ public sealed class BlurEstimator : IDisposable
         _options = options;
     }
 
-    /// <summary>Measures one BGR or grayscale image. The verdict fields are left for the router.</summary>
-    public BlurMeasurement Measure(Mat image)
+    /// <summary>Contrast of full-range gray over video (limited-range, 16..235) luma, squared: the variance ratio.</summary>
+    private const double LimitedRangeVarianceGain = (255.0 / 219.0) * (255.0 / 219.0);
+
+    /// <summary>
+    /// Measures one BGR or grayscale image. The verdict fields are left for the router. Pass
+    /// <paramref name="limitedRangeLuma"/> for the Y plane of decoded video (16..235), so that its score matches
+    /// that of the same frame decoded to BGR.
+    /// </summary>
+    public BlurMeasurement Measure(Mat image, bool limitedRangeLuma = false)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.Empty())
@@ -73,7 +80,7 @@ public sealed class BlurEstimator : IDisposable
 
         Cv2.Laplacian(luma, _laplacian, MatType.CV_32F, ksize: 1);
         Cv2.MeanStdDev(_laplacian, out _, out Scalar stdDev);
-        double sharpness = stdDev.Val0 * stdDev.Val0;
+        double sharpness = stdDev.Val0 * stdDev.Val0 * (limitedRangeLuma ? LimitedRangeVarianceGain : 1);
 
         (double angle, double coherence, double extent) = MotionCue(luma);
         return new BlurMeasurement(sharpness, angle, coherence, extent / scale, Baseline: 0, IsBlurry: false);

@@ -1,3 +1,4 @@
+using OpenCvSharp;
 using System.Diagnostics;
 using System.Threading.Channels;
 
@@ -20,7 +21,11 @@ public sealed class BlurEstimatorStage(BlurOptions options) : IDisposable
                     try
                     {
                         long start = Stopwatch.GetTimestamp();
-                        frame.Blur = _estimator.Measure(frame.Image);
+                        using (Mat view = frame.AnalysisView())
+                        {
+                            frame.Blur = _estimator.Measure(view, limitedRangeLuma: frame.Layout == PixelLayout.I420);
+                        }
+
                         frame.EstimateSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
                         PipelineMetrics.StageDuration.WithLabels("estimate").Observe(frame.EstimateSeconds);
                         await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);

@@ -6,7 +6,7 @@ using OpenCvSharp;
 namespace StreamDeblur.Video;
 
 /// <summary>
-/// Encodes frames to a file through an <c>ffmpeg</c> child process fed with raw BGR frames on its stdin.
+/// Encodes frames to a file through an <c>ffmpeg</c> child process fed with raw frames (I420, or BGR for odd sizes) on its stdin.
 /// The child outlives a killed worker: when the worker dies, even by SIGKILL, the pipe closes, ffmpeg reads
 /// end-of-file, encodes what it received and finalises the file. So a killed run still leaves a playable
 /// file with every frame that was written to the pipe. Writes block (no frame is dropped), like the OpenCV sink.
@@ -23,8 +23,12 @@ public sealed class FfmpegFileSink : IFileSink
     private Task? _stderrPump;
     private Size _frameSize;
     private Size _size;
-    private byte[] _buffer = [];
+    private readonly Mat _scratch = new();
+    private PixelLayout _layout;
     private bool _started;
+
+    /// <summary>How the file is encoded. <c>streamdeblur bench</c> gives its ffmpeg peer the same arguments.</summary>
+    public static IReadOnlyList<string> EncoderArguments { get; } = ["-an", "-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p"];
 
     public FfmpegFileSink(string streamId, string path, double fps, ILogger logger)
     {
@@ -42,52 +46,35 @@ public sealed class FfmpegFileSink : IFileSink
     {
         if (_process is null)
         {
-            Start(frame.Image.Size());
+            Start(frame.Size);
         }
 
-        Mat image = frame.Image;
-        using var converted = new Mat();
-        if (image.Size() != _frameSize)
+        // Fast path: the frame already has the pipe's layout and size (an I420 frame from the ffmpeg decoder
+        // that was not deblurred), so its pixels go to the pipe as they are. Otherwise convert into scratch.
+        if (frame.Layout == _layout && frame.Size == _size && frame.Image.IsContinuous())
         {
-            Cv2.Resize(image, converted, _frameSize);
-            image = converted;
+            WriteRaw(frame.Image);
         }
-
-        if (_size != _frameSize)
+        else if (_size == _frameSize)
         {
-            using var padded = new Mat();
-            Cv2.CopyMakeBorder(image, padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
-            WriteRaw(padded);
+            frame.CopyTo(_scratch, _layout, _size);
+            WriteRaw(_scratch);
         }
         else
         {
-            WriteRaw(image);
+            // Odd frame size: scale to the probed size if the source changed, then pad by replication.
+            frame.CopyTo(_scratch, PixelLayout.Bgr24, _frameSize);
+            using var padded = new Mat();
+            Cv2.CopyMakeBorder(_scratch, padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
+            WriteRaw(padded);
         }
 
         FramesWritten++;
     }
 
-    private void WriteRaw(Mat image)
+    private unsafe void WriteRaw(Mat image)
     {
-        int bytes = image.Width * image.Height * 3;
-        if (image.IsContinuous())
-        {
-            unsafe
-            {
-                _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, bytes));
-            }
-        }
-        else
-        {
-            if (_buffer.Length != bytes)
-            {
-                _buffer = new byte[bytes];
-            }
-
-            using Mat copy = image.Clone();
-            System.Runtime.InteropServices.Marshal.Copy(copy.Data, _buffer, 0, bytes);
-            _stdin!.Write(_buffer);
-        }
+        _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, Frame.ByteCount(_layout, _size)));
     }
 
     private void Start(Size frameSize)
@@ -100,19 +87,20 @@ public sealed class FfmpegFileSink : IFileSink
 
         _frameSize = frameSize;
         _size = VideoFileSink.EncodedSize(frameSize);
+        _layout = _size == frameSize ? Frame.PreferredPipeLayout(_size) : PixelLayout.Bgr24;
         var psi = new ProcessStartInfo("ffmpeg")
         {
             RedirectStandardInput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        FfmpegPipes.KeepFrameBuffersResident(psi);
         foreach (string arg in new[]
         {
             "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", $"{_size.Width}x{_size.Height}",
+            "-f", "rawvideo", "-pix_fmt", Frame.FfmpegPixelFormat(_layout), "-s", $"{_size.Width}x{_size.Height}",
             "-r", _fps.ToString("0.###", CultureInfo.InvariantCulture), "-i", "pipe:0",
-            "-an", "-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p", _path,
-        })
+        }.Concat(EncoderArguments).Append(_path))
         {
             psi.ArgumentList.Add(arg);
         }
@@ -128,6 +116,7 @@ public sealed class FfmpegFileSink : IFileSink
 
         _started = true;
         _stdin = _process.StandardInput.BaseStream;
+        FfmpegPipes.EnlargeBuffer(_stdin);
         _stderrPump = Task.Run(async () =>
         {
             while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
@@ -168,5 +157,9 @@ public sealed class FfmpegFileSink : IFileSink
         _process = null;
     }
 
-    public void Dispose() => Complete();
+    public void Dispose()
+    {
+        Complete();
+        _scratch.Dispose();
+    }
 }

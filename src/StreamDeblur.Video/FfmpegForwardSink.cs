@@ -8,7 +8,7 @@ using OpenCvSharp;
 namespace StreamDeblur.Video;
 
 /// <summary>
-/// Forwards a stream live to an RTSP or RTMP server: raw BGR frames are piped into an <c>ffmpeg</c> child
+/// Forwards a stream live to an RTSP or RTMP server: raw frames (I420, or BGR for odd sizes) are piped into an <c>ffmpeg</c> child
 /// process that encodes H.264 (ultrafast, zerolatency) and publishes them. <see cref="Write"/> never waits:
 /// frames go through a small bounded queue to a writer thread, and when the queue is full the frame is
 /// dropped from the forward only (counted as streamdeblur_frames_dropped_total{reason="forward_queue_full"};
@@ -28,6 +28,8 @@ public sealed class FfmpegForwardSink : IFrameSink
     private readonly int _height;
     private readonly double _fps;
     private readonly int _frameBytes;
+    private readonly PixelLayout _layout;
+    private readonly Mat _scratch = new();
     private readonly ILogger _logger;
     private readonly Channel<byte[]> _queue;
     private readonly Thread _writer;
@@ -51,7 +53,8 @@ public sealed class FfmpegForwardSink : IFrameSink
         _width = info.Width;
         _height = info.Height;
         _fps = info.FramesPerSecond;
-        _frameBytes = checked(_width * _height * 3);
+        _layout = Frame.PreferredPipeLayout(new Size(_width, _height));
+        _frameBytes = Frame.ByteCount(_layout, new Size(_width, _height));
         _logger = logger;
         _queue = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(QueueCapacity)
         {
@@ -80,7 +83,7 @@ public sealed class FfmpegForwardSink : IFrameSink
         }
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(_frameBytes);
-        CopyPixels(frame.Image, buffer);
+        CopyPixels(frame, buffer);
         if (!_queue.Writer.TryWrite(buffer))
         {
             ArrayPool<byte>.Shared.Return(buffer);
@@ -88,18 +91,18 @@ public sealed class FfmpegForwardSink : IFrameSink
         }
     }
 
-    private void CopyPixels(Mat image, byte[] buffer)
+    private void CopyPixels(Frame frame, byte[] buffer)
     {
-        if (image.Width == _width && image.Height == _height && image.IsContinuous())
+        var size = new Size(_width, _height);
+        Mat source = frame.Image;
+        if (frame.Layout != _layout || frame.Size != size || !source.IsContinuous())
         {
-            System.Runtime.InteropServices.Marshal.Copy(image.Data, buffer, 0, _frameBytes);
-            return;
+            // Deblurred (BGR) frames, or a live source that came back at another size: the forward keeps its first size.
+            frame.CopyTo(_scratch, _layout, size);
+            source = _scratch;
         }
 
-        // A live source may come back at another size; the forward keeps its first size.
-        using var resized = new Mat();
-        Cv2.Resize(image, resized, new Size(_width, _height));
-        System.Runtime.InteropServices.Marshal.Copy(resized.Data, buffer, 0, _frameBytes);
+        System.Runtime.InteropServices.Marshal.Copy(source.Data, buffer, 0, _frameBytes);
     }
 
     private void WriteLoop()
@@ -174,7 +177,7 @@ public sealed class FfmpegForwardSink : IFrameSink
         var args = new List<string>
         {
             "-hide_banner", "-nostats", "-loglevel", "warning",
-            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", $"{_width}x{_height}", "-r", rate, "-i", "pipe:0",
+            "-f", "rawvideo", "-pix_fmt", Frame.FfmpegPixelFormat(_layout), "-s", $"{_width}x{_height}", "-r", rate, "-i", "pipe:0",
             "-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
             "-g", gop.ToString(CultureInfo.InvariantCulture),
         };
@@ -191,6 +194,7 @@ public sealed class FfmpegForwardSink : IFrameSink
                 UseShellExecute = false,
             },
         };
+        FfmpegPipes.KeepFrameBuffersResident(process.StartInfo);
         process.ErrorDataReceived += (_, e) =>
         {
             if (!string.IsNullOrWhiteSpace(e.Data))
@@ -218,7 +222,9 @@ public sealed class FfmpegForwardSink : IFrameSink
         _process = process;
         Interlocked.Increment(ref _starts);
         _logger.LogInformation("stream {Stream}: forwarding {Width}x{Height} at {Fps} fps to {Url}", _streamId, _width, _height, rate, _redactedUrl);
-        return process.StandardInput.BaseStream;
+        Stream stdin = process.StandardInput.BaseStream;
+        FfmpegPipes.EnlargeBuffer(stdin);
+        return stdin;
     }
 
     private void StopProcess(bool graceful)
@@ -296,5 +302,6 @@ public sealed class FfmpegForwardSink : IFrameSink
     {
         Complete();
         _stop.Dispose();
+        _scratch.Dispose();
     }
 }

@@ -146,9 +146,13 @@ public sealed class FfmpegFrameSource : IFrameSource
     /// <summary>Runs one ffmpeg process until it exits, stalls or is cancelled; returns why it ended.</summary>
     private SessionEnd RunSession(VideoInfo info, ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
-        using Process process = StartProcess(FfmpegArguments(info));
+        var size = new Size(info.Width, info.Height);
+        PixelLayout layout = Frame.PreferredPipeLayout(size);
+        using Process process = StartProcess(FfmpegArguments(info, layout));
         Stream stdout = process.StandardOutput.BaseStream;
-        int frameBytes = checked(info.Width * info.Height * 3);
+        FfmpegPipes.EnlargeBuffer(stdout);
+        int frameBytes = Frame.ByteCount(layout, size);
+        using var buffers = new FrameBufferPool(layout, size, maxRetained: 64);
         long sessionStart = Stopwatch.GetTimestamp();
         long lastProgress = sessionStart;
         bool writing = false;
@@ -176,7 +180,7 @@ public sealed class FfmpegFrameSource : IFrameSource
 
         while (!cancellationToken.IsCancellationRequested)
         {
-            var image = new Mat(info.Height, info.Width, MatType.CV_8UC3);
+            Mat image = buffers.Rent();
             int read;
             try
             {
@@ -189,7 +193,7 @@ public sealed class FfmpegFrameSource : IFrameSource
 
             if (read < frameBytes)
             {
-                image.Dispose();
+                buffers.Return(image);
                 break;
             }
 
@@ -200,7 +204,7 @@ public sealed class FfmpegFrameSource : IFrameSource
 
             // Live: wall-clock time since the first frame. Recorded input: the frame's place in the file.
             TimeSpan timestamp = _isLive ? Stopwatch.GetElapsedTime(_firstFrameAt) : TimeSpan.FromSeconds(_sequence / info.FramesPerSecond);
-            var frame = new Frame(_streamId, _sequence, timestamp, image);
+            var frame = new Frame(_streamId, _sequence, timestamp, image, layout, buffers);
             _sequence++;
             Interlocked.Increment(ref framesThisSession);
             Interlocked.Exchange(ref lastProgress, Stopwatch.GetTimestamp());
@@ -394,7 +398,7 @@ public sealed class FfmpegFrameSource : IFrameSource
             : 0;
     }
 
-    private List<string> FfmpegArguments(VideoInfo info)
+    private List<string> FfmpegArguments(VideoInfo info, PixelLayout layout)
     {
         var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "warning" };
         if (_isLive)
@@ -408,7 +412,8 @@ public sealed class FfmpegFrameSource : IFrameSource
 
         // Fix the output size to the probed one, so that every chunk on stdout is exactly one frame even if
         // the source changes resolution mid-session.
-        args.AddRange(["-vf", $"scale={info.Width}:{info.Height}", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]);
+        // I420 (yuv420p) is what decoders produce, so ffmpeg converts nothing and the pipe carries half the bytes of BGR.
+        args.AddRange(["-vf", $"scale={info.Width}:{info.Height}", "-f", "rawvideo", "-pix_fmt", Frame.FfmpegPixelFormat(layout), "pipe:1"]);
         return args;
     }
 
@@ -480,6 +485,7 @@ public sealed class FfmpegFrameSource : IFrameSource
             RedirectStandardInput = false,
             UseShellExecute = false,
         };
+        FfmpegPipes.KeepFrameBuffersResident(psi);
         var process = new Process { StartInfo = psi };
         process.ErrorDataReceived += (_, e) =>
         {

@@ -42,10 +42,10 @@ public sealed class VideoFileSink : IFileSink
     {
         if (_writer is null || (_segmentSeconds > 0 && _framesInSegment >= Math.Max(1, (long)Math.Round(_segmentSeconds * _fps))))
         {
-            StartSegment(_writer is null ? frame.Image.Size() : _frameSize);
+            StartSegment(_writer is null ? frame.Size : _frameSize);
         }
 
-        Mat image = frame.Image;
+        Mat image = frame.ToBgr(); // OpenCV's writer takes BGR; the sink owns the frame now
         if (image.Size() == _frameSize && _size != _frameSize)
         {
             // Odd width or height: pad one replicated pixel, as MPEG-4's 4:2:0 needs even sizes.

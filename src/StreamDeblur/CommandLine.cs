@@ -11,7 +11,7 @@ public sealed class CommandLine
           streamdeblur run   --input <file|url> --output <file> [--config <json>] [--report <jsonl>] [--forward <rtsp-url>] [--port <n>]
           streamdeblur run   --config <json> [--report <jsonl>]          (streams declared in the config)
           streamdeblur eval  --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--json <file>]
-          streamdeblur bench [--input <file>] [--config <json>] [--frames <n>] [--json <file>]
+          streamdeblur bench [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
           streamdeblur --help
         """;
 
@@ -19,7 +19,7 @@ public sealed class CommandLine
     {
         ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level"],
         ["eval"] = ["dir", "config", "json", "log-level"],
-        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer"],
+        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],
     };
 
     private readonly Dictionary<string, string> _values;

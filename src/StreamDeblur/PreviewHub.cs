@@ -86,7 +86,19 @@ public sealed class PreviewSink(string streamId) : IFrameSink
         }
 
         _lastEncoded = DateTime.UtcNow;
-        Cv2.ImEncode(".jpg", frame.Image, out byte[] jpeg, s_jpegParams);
+        byte[] jpeg;
+        if (frame.Layout == PixelLayout.Bgr24)
+        {
+            Cv2.ImEncode(".jpg", frame.Image, out jpeg, s_jpegParams);
+        }
+        else
+        {
+            // The frame belongs to the encoder, so convert a copy rather than the frame itself.
+            using var bgr = new Mat();
+            frame.CopyTo(bgr, PixelLayout.Bgr24, frame.Size);
+            Cv2.ImEncode(".jpg", bgr, out jpeg, s_jpegParams);
+        }
+
         Volatile.Write(ref _latest.Jpeg, jpeg);
         Interlocked.Increment(ref _latest.Version);
     }
