@@ -57,6 +57,8 @@ def run(model, feeds):
             r = ins[0] + ins[1]
         elif op == "Relu":
             r = np.maximum(ins[0], 0)
+        elif op == "LeakyRelu":
+            r = np.where(ins[0] >= 0, ins[0], ins[0] * at.get("alpha", 0.01))
         elif op == "Sub":
             r = ins[0] - ins[1]
         elif op == "Mul":

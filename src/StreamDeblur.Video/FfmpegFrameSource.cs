@@ -37,9 +37,15 @@ public sealed class FfmpegFrameSource : IFrameSource
     private long _sequence;
     private long _firstFrameAt;
     private bool _disposed;
+    private readonly double _paceFps;
+    private readonly bool _isFile;
 
-    public FfmpegFrameSource(string streamId, string input, bool isLive, ReconnectOptions reconnect, ILogger logger, ISourceStateObserver observer)
+    /// <param name="paceFps">Replay a file at this rate (frames per second), as <c>ffmpeg -re</c>; 0 reads as fast as ffmpeg decodes.</param>
+    public FfmpegFrameSource(string streamId, string input, bool isLive, ReconnectOptions reconnect, ILogger logger, ISourceStateObserver observer, double paceFps = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(paceFps);
+        _paceFps = paceFps;
+        _isFile = InputKind.Classify(input) == InputKindValue.File;
         _streamId = streamId;
         _input = input;
         _redactedInput = UrlRedactor.Redact(input);
@@ -96,7 +102,8 @@ public sealed class FfmpegFrameSource : IFrameSource
                     break;
                 }
 
-                if (!_isLive)
+                // A file ends, even one replayed as if live; only a network source or a camera reconnects.
+                if (!_isLive || _isFile)
                 {
                     if (end.ExitCode == 0)
                     {
@@ -180,6 +187,19 @@ public sealed class FfmpegFrameSource : IFrameSource
 
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (_paceFps > 0)
+            {
+                TimeSpan due = TimeSpan.FromSeconds(framesThisSession / _paceFps) - Stopwatch.GetElapsedTime(sessionStart);
+                if (due > TimeSpan.Zero)
+                {
+                    // A chosen wait, not a silent source: keep the stall watchdog out of it.
+                    Volatile.Write(ref writing, true);
+                    cancellationToken.WaitHandle.WaitOne(due);
+                    Interlocked.Exchange(ref lastProgress, Stopwatch.GetTimestamp());
+                    Volatile.Write(ref writing, false);
+                }
+            }
+
             Mat image = buffers.Rent();
             int read;
             try
@@ -401,9 +421,10 @@ public sealed class FfmpegFrameSource : IFrameSource
     private List<string> FfmpegArguments(VideoInfo info, PixelLayout layout)
     {
         var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "warning" };
-        if (_isLive)
+        if (_isLive && !_isFile)
         {
             // The size is already known from ffprobe: analyse briefly and buffer nothing, for low latency.
+            // Not for files replayed as live: low_delay drops the frames that B-frame reordering holds back.
             args.AddRange(["-fflags", "nobuffer", "-flags", "low_delay", "-analyzeduration", "500000", "-probesize", "500000"]);
         }
 
@@ -454,7 +475,7 @@ public sealed class FfmpegFrameSource : IFrameSource
             return;
         }
 
-        if (kind == InputKindValue.File && !_isLive)
+        if (kind == InputKindValue.File)
         {
             if (!File.Exists(_input))
             {

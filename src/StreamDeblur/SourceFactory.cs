@@ -9,8 +9,8 @@ public static class SourceFactory
     public static IFrameSource Create(StreamOptions stream, ILogger logger, ISourceStateObserver observer) =>
         InputKind.Classify(stream.Input) switch
         {
-            InputKindValue.File when stream.Decoder == "ffmpeg" && stream.PaceFps == 0 && !stream.IsLive =>
-                new FfmpegFrameSource(stream.Id, stream.Input, isLive: false, stream.Reconnect, logger, observer),
+            InputKindValue.File when stream.Decoder == "ffmpeg" =>
+                new FfmpegFrameSource(stream.Id, stream.Input, stream.IsLive, stream.Reconnect, logger, observer, stream.PaceFps),
             InputKindValue.File => new FileFrameSource(stream.Id, stream.Input, logger, stream.PaceFps),
             InputKindValue.Network or InputKindValue.Camera => new FfmpegFrameSource(stream.Id, stream.Input, stream.IsLive, stream.Reconnect, logger, observer),
             _ => throw new SourceException($"stream {stream.Id}: unsupported input '{UrlRedactor.Redact(stream.Input)}'"),

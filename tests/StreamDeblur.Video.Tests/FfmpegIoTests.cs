@@ -115,4 +115,27 @@ public sealed class FfmpegIoTests
 
         Assert.All(ratios, r => Assert.InRange(r, 0.9, 1.1));
     }
+
+    [Fact]
+    public async Task A_paced_file_is_read_at_the_pace_and_ends_even_when_replayed_as_live()
+    {
+        ProbeResult probe = FfProbe.Probe(TestPaths.SampleClip);
+        const double pace = 100;
+        await using var source = new FfmpegFrameSource("paced", TestPaths.SampleClip, isLive: true, new ReconnectOptions(), NullLogger.Instance, new NoObserver(), paceFps: pace);
+        await source.OpenAsync(CancellationToken.None);
+        var channel = Channel.CreateUnbounded<Frame>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await source.RunAsync(channel.Writer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        double seconds = watch.Elapsed.TotalSeconds;
+        int count = 0;
+        while (channel.Reader.TryRead(out Frame? frame))
+        {
+            frame.Dispose();
+            count++;
+        }
+
+        Assert.Equal(probe.Frames, count);
+        await channel.Reader.Completion; // completed without an error: the file ended, no reconnect
+        Assert.InRange(seconds, (probe.Frames - 1) / pace * 0.95, (probe.Frames / pace) + 3);
+    }
 }
