@@ -62,10 +62,15 @@ public static class RunCommand
             }
 
             string files = result.Files.Count == 0 ? "" : " -> " + string.Join(", ", result.Files);
+
+            // Frames dropped from the live forward alone still reach the file, so they are reported apart.
+            long notForwarded = Count(PipelineMetrics.FramesDropped, result.StreamId, reason => reason.StartsWith("forward_", StringComparison.Ordinal));
+            long dropped = Count(PipelineMetrics.FramesDropped, result.StreamId, reason => !reason.StartsWith("forward_", StringComparison.Ordinal));
             Console.WriteLine(
                 $"stream {result.StreamId}: {result.FramesWritten} frames in {seconds:F1} s ({result.FramesWritten / Math.Max(seconds, 1e-9):F1} fps): " +
                 $"{Count(PipelineMetrics.FramesPassed, result.StreamId)} sharp, {Count(PipelineMetrics.FramesDeblurred, result.StreamId)} deblurred, " +
-                $"{Count(PipelineMetrics.FramesSkipped, result.StreamId)} skipped, {Count(PipelineMetrics.FramesDropped, result.StreamId)} dropped{files}" +
+                $"{Count(PipelineMetrics.FramesSkipped, result.StreamId)} skipped, {dropped} dropped" +
+                (notForwarded == 0 ? "" : $", {notForwarded} not forwarded") + files +
                 (result.Error is null ? "" : $" [failed: {result.Error}]"));
         }
 
@@ -135,6 +140,8 @@ public static class RunCommand
         }
     }
 
-    private static long Count(Prometheus.Counter counter, string stream) =>
-        (long)counter.GetAllLabelValues().Where(labels => labels[0] == stream).Sum(labels => counter.WithLabels(labels).Value);
+    private static long Count(Prometheus.Counter counter, string stream, Func<string, bool>? secondLabel = null) =>
+        (long)counter.GetAllLabelValues()
+            .Where(labels => labels[0] == stream && (secondLabel is null || secondLabel(labels[1])))
+            .Sum(labels => counter.WithLabels(labels).Value);
 }
