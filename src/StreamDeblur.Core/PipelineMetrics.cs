@@ -27,7 +27,7 @@ public static class PipelineMetrics
         "streamdeblur_frames_deblur_skipped_total", "Blurry frames passed through without deblurring, by reason (overload, error).", "stream", "reason");
 
     public static readonly Counter FramesDropped = Metrics.CreateCounter(
-        "streamdeblur_frames_dropped_total", "Frames dropped and never written, by reason (queue_full, stream_failed, shutdown, forward_queue_full, forward_unavailable).", "stream", "reason");
+        "streamdeblur_frames_dropped_total", "Frames dropped, by reason: queue_full, stream_failed and shutdown frames were never written; forward_queue_full, forward_unavailable and forward_error frames are missing from the live forward only.", "stream", "reason");
 
     public static readonly Counter FramesWritten = Metrics.CreateCounter(
         "streamdeblur_frames_written_total", "Frames written to the stream's outputs.", "stream");
