@@ -56,10 +56,10 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
     [Fact]
     public void DeblurringRaisesPsnrOnHeldOutImages()
     {
-        // Stated margin: at least +0.5 dB on average over the first 12 held-out pairs (unseen photographs).
-        // The shipped model's full result, +0.71 dB on all 24 pairs, is in models/README.md; the product
-        // target of +3 dB is not met yet.
-        const double margin = 0.5;
+        // Stated margin: at least +0.6 dB on average over the first 12 held-out pairs (unseen photographs);
+        // the shipped model measured +0.81 dB on them. Its full result, +0.80 dB on all 24 pairs, is in
+        // models/README.md; the product target of +3 dB is not met yet.
+        const double margin = 0.6;
         using var stage = new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
         string[] sharpFiles = Directory.GetFiles(TestPaths.TestData("eval"), "*_sharp.png").Order().Take(12).ToArray();
         Assert.NotEmpty(sharpFiles);
