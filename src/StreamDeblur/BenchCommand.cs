@@ -152,20 +152,7 @@ public static class BenchCommand
             + $"ffmpeg -v error -f rawvideo -pix_fmt yuv420p -s {size} -r {rate} -i pipe:0 {string.Join(' ', FfmpegFileSink.EncoderArguments)} -f matroska -y '{output}'";
     }
 
-    private static async Task RunShellAsync(string command)
-    {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardError = true, RedirectStandardOutput = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("set -o pipefail; " + command);
-        using Process process = Process.Start(psi) ?? throw new SourceException("cannot start bash");
-        Task<string> errors = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
-        await process.WaitForExitAsync().ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            throw new SourceException($"'{command}' failed: {(await errors).Trim()}");
-        }
-    }
+    private static Task RunShellAsync(string command) => RunProcessAsync("bash", ["-c", "set -o pipefail; " + command]);
 
     private static (double Ms1080p, double Ms720p) MeasureEstimator(BlurOptions blur, string clip)
     {
@@ -330,21 +317,24 @@ public static class BenchCommand
         }
     }
 
-    private static async Task RunFfmpegAsync(IEnumerable<string> args)
+    private static Task RunFfmpegAsync(IEnumerable<string> args) => RunProcessAsync("ffmpeg", args);
+
+    /// <summary>Runs a program to its end; a non-zero exit becomes an error carrying its stderr.</summary>
+    private static async Task RunProcessAsync(string program, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardOutput = true };
+        var psi = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (string arg in args)
         {
             psi.ArgumentList.Add(arg);
         }
 
-        using Process process = Process.Start(psi) ?? throw new SourceException("cannot start ffmpeg (install Debian's ffmpeg)");
+        using Process process = Process.Start(psi) ?? throw new SourceException($"cannot start {program}");
         Task<string> errors = process.StandardError.ReadToEndAsync();
         await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
         await process.WaitForExitAsync().ConfigureAwait(false);
         if (process.ExitCode != 0)
         {
-            throw new SourceException($"ffmpeg failed: {(await errors).Trim()}");
+            throw new SourceException($"{program} {string.Join(' ', psi.ArgumentList)} failed: {(await errors).Trim()}");
         }
     }
 
