@@ -29,6 +29,8 @@ def main() -> int:
     parser.add_argument("--pattern", default="ball", help="videotestsrc pattern")
     parser.add_argument("--blur-period", type=float, default=0,
                         help="blur the picture (gaussian, sigma 4) for 1 s in every this many seconds; 0 never blurs")
+    parser.add_argument("--bframes", type=int, default=0,
+                        help="B-frames between references (H.264 reordering, as some cameras send); 0 sends none")
     parser.add_argument("--user", help="require basic auth with this user name")
     parser.add_argument("--password", help="password for --user")
     parser.add_argument("--watch-stdin", action="store_true", help="exit when stdin reaches end of file")
@@ -44,8 +46,9 @@ def main() -> int:
         f"( videotestsrc is-live=true pattern={args.pattern} "
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
         + ("! videoconvert ! gaussianblur name=blur sigma=0 ! videoconvert " if args.blur_period > 0 else "")
-        + f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
-        f"! rtph264pay name=pay0 pt=96 config-interval=1 )")
+        + (f"! x264enc speed-preset=veryfast key-int-max={args.fps} bframes={args.bframes} b-adapt=false ! video/x-h264,profile=main "
+           if args.bframes > 0 else f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} ")
+        + "! rtph264pay name=pay0 pt=96 config-interval=1 )")
     factory.set_shared(True)
 
     if args.blur_period > 0:

@@ -48,6 +48,23 @@ public sealed class FfmpegFrameSourceTests
     }
 
     [Fact]
+    public async Task Reads_a_camera_that_sends_B_frames_at_its_full_rate()
+    {
+        // Some cameras reorder frames (H.264 B-frames); the live input flags (nobuffer, low_delay) must not lose them.
+        using var server = new RtspTestServer(fps: 15, bFrames: 2);
+        using var logs = new CapturingLoggerProvider();
+        await using var source = new FfmpegFrameSource(NewId("bframes"), server.Url, isLive: true, FastReconnect, logs.CreateLogger("t"), new RecordingObserver());
+        await source.OpenAsync(CancellationToken.None);
+
+        var frames = await ReadFramesAsync(source, count: 60, TimeSpan.FromSeconds(20));
+        Assert.Equal(60, frames.Count);
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => (long)i), frames.Select(f => f.Sequence));
+        double seconds = (frames[^1].Timestamp - frames[0].Timestamp).TotalSeconds;
+        Assert.True(59 / seconds > 15 * 0.85, $"{59 / seconds:F1} fps delivered from a 15 fps camera");
+        frames.ForEach(f => f.Dispose());
+    }
+
+    [Fact]
     public async Task Reconnects_after_the_server_dies_and_comes_back_and_keeps_counting()
     {
         using var server = new RtspTestServer();

@@ -16,11 +16,13 @@ public sealed class RtspTestServer : IDisposable
     private readonly int _height;
     private readonly int _fps;
     private readonly double _blurPeriod;
+    private readonly int _bFrames;
     private Process? _process;
 
-    public RtspTestServer(string path = "cam", string? user = null, string? password = null, int width = 320, int height = 240, int fps = 15, double blurPeriod = 0)
+    public RtspTestServer(string path = "cam", string? user = null, string? password = null, int width = 320, int height = 240, int fps = 15, double blurPeriod = 0, int bFrames = 0)
     {
         _blurPeriod = blurPeriod;
+        _bFrames = bFrames;
         Path = path;
         _user = user ?? "";
         _password = password ?? "";
@@ -56,6 +58,11 @@ public sealed class RtspTestServer : IDisposable
             "--port", Port.ToString(), "--path", Path, "--watch-stdin",
             "--width", _width.ToString(), "--height", _height.ToString(), "--fps", _fps.ToString(),
         };
+        if (_bFrames > 0)
+        {
+            args.AddRange(["--bframes", _bFrames.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+
         if (_blurPeriod > 0)
         {
             args.AddRange(["--pattern", "smpte", "--blur-period", _blurPeriod.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
