@@ -4,6 +4,7 @@ using System.Text.Json;
 using OpenCvSharp;
 using StreamDeblur.App;
 using StreamDeblur.Inference;
+using StreamDeblur.Tests.Operations;
 using StreamDeblur.Video;
 using Xunit;
 
@@ -183,7 +184,7 @@ public sealed class LivePipelineTests
     }
 
     [Fact]
-    public void A_killed_worker_leaves_every_closed_segment_playable()
+    public async Task A_killed_worker_leaves_every_closed_segment_playable()
     {
         using var server = new RtspTestServer();
         string dir = TestPaths.TempDir("segments-kill");
@@ -195,30 +196,12 @@ public sealed class LivePipelineTests
             model = new { metadata = TestPaths.ModelMetadata, warm_up = false, intra_op_threads = 1 },
         }));
 
-        using Process worker = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "streamdeblur.dll"), "run", "--config", config])
+        using (CliProcess worker = CliProcess.Start("run", "--config", config))
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var stderr = new StringBuilder();
-        worker.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };
-        worker.BeginErrorReadLine();
-        worker.BeginOutputReadLine();
-        try
-        {
-            var watch = Stopwatch.StartNew();
-            while (!File.Exists(VideoFileSink.SegmentPath(output, 3)))
-            {
-                Assert.False(worker.HasExited, $"the worker exited: {stderr}");
-                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"no 4th segment after 60 s: {stderr}");
-                Thread.Sleep(100);
-            }
-        }
-        finally
-        {
-            worker.Kill(); // SIGKILL: no chance to finalise anything
-            worker.WaitForExit(5000);
+            bool fourth = await worker.WaitUntilAsync(() => Task.FromResult(File.Exists(VideoFileSink.SegmentPath(output, 3))), TimeSpan.FromSeconds(60));
+            Assert.True(fourth, $"no 4th segment after 60 s (exited: {worker.HasExited}): {worker.StdErr}");
+            worker.Signal(CliProcess.SigKill); // no chance to finalise anything
+            await worker.WaitForExitAsync(TimeSpan.FromSeconds(5));
         }
 
         string[] segments = Directory.GetFiles(dir, "cam_*.mkv").Order(StringComparer.Ordinal).ToArray();
@@ -232,7 +215,7 @@ public sealed class LivePipelineTests
     }
 
     [Fact]
-    public void The_cli_forwards_a_live_stream_to_an_rtmp_server_and_finishes_cleanly_on_sigterm()
+    public async Task The_cli_forwards_a_live_stream_to_an_rtmp_server_and_finishes_cleanly_on_sigterm()
     {
         using var server = new RtspTestServer();
         string dir = TestPaths.TempDir("cli-forward");
@@ -251,29 +234,14 @@ public sealed class LivePipelineTests
             model = new { metadata = TestPaths.ModelMetadata, warm_up = false, intra_op_threads = 1 },
         }));
 
-        using Process worker = Process.Start(new ProcessStartInfo("dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "streamdeblur.dll"), "run", "--config", config, "--input", server.Url, "--output", output, "--forward", forward])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var stderr = new StringBuilder();
-        worker.ErrorDataReceived += (_, e) => { lock (stderr) { stderr.AppendLine(e.Data); } };
-        worker.BeginErrorReadLine();
-        Task<string> stdout = worker.StandardOutput.ReadToEndAsync();
-        var watch = Stopwatch.StartNew();
-        while (!stderr.ToString().Contains("source up", StringComparison.Ordinal))
-        {
-            Assert.False(worker.HasExited, $"the worker exited: {stderr}");
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(40), $"the stream did not come up: {stderr}");
-            Thread.Sleep(100);
-        }
+        using CliProcess worker = CliProcess.Start("run", "--config", config, "--input", server.Url, "--output", output, "--forward", forward);
+        bool up = await worker.WaitUntilAsync(() => Task.FromResult(worker.StdErr.Contains("source up", StringComparison.Ordinal)), TimeSpan.FromSeconds(40));
+        Assert.True(up, $"the stream did not come up (exited: {worker.HasExited}): {worker.StdErr}");
 
-        Thread.Sleep(3000);
-        Process.Start("kill", ["-TERM", worker.Id.ToString()])!.WaitForExit();
-        Assert.True(worker.WaitForExit(30000), $"the worker did not stop on SIGTERM: {stderr}");
-        Assert.True(worker.ExitCode == 0, $"exit code {worker.ExitCode}: {stderr}");
+        await Task.Delay(3000);
+        worker.Signal(CliProcess.SigTerm);
+        int exitCode = await worker.WaitForExitAsync(TimeSpan.FromSeconds(30)); // throws, with the output, if SIGTERM did not stop it
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {worker.StdErr}");
         Assert.True(receiver.WaitForExit(15000), "the RTMP receiver did not see the end of the stream");
         Assert.True(receiver.ExitCode == 0, receiverErrors.Result);
 
@@ -281,7 +249,7 @@ public sealed class LivePipelineTests
         ProbeResult got = FfProbe.Probe(received);
         Assert.Equal("h264", got.Codec);
         Assert.Equal((320, 240), (got.Width, got.Height));
-        Assert.True(sent.Frames >= 30, stdout.Result);
+        Assert.True(sent.Frames >= 30, worker.StdOut);
         Assert.InRange(got.Frames, sent.Frames * 8 / 10, sent.Frames); // a few may be dropped, never invented
     }
 
