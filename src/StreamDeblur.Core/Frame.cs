@@ -184,6 +184,22 @@ public sealed class Frame : IDisposable
         }
     }
 
+    /// <summary>
+    /// The frame's pixels as one continuous image in <paramref name="layout"/> at <paramref name="size"/>: the
+    /// frame's own image when it already is that (an I420 frame that was not deblurred, on its way to ffmpeg),
+    /// otherwise a conversion written into <paramref name="scratch"/>. The frame itself is not changed.
+    /// </summary>
+    public Mat PixelsAs(PixelLayout layout, Size size, Mat scratch)
+    {
+        if (layout == Layout && size == Size && Image.IsContinuous())
+        {
+            return Image;
+        }
+
+        CopyTo(scratch, layout, size);
+        return scratch;
+    }
+
     /// <summary>Bytes of one frame of <paramref name="size"/> in <paramref name="layout"/>.</summary>
     public static int ByteCount(PixelLayout layout, Size size) =>
         layout == PixelLayout.I420 ? checked(size.Width * size.Height * 3 / 2) : checked(size.Width * size.Height * 3);

@@ -49,16 +49,10 @@ public sealed class FfmpegFileSink : IFileSink
             Start(frame.Size);
         }
 
-        // Fast path: the frame already has the pipe's layout and size (an I420 frame from the ffmpeg decoder
-        // that was not deblurred), so its pixels go to the pipe as they are. Otherwise convert into scratch.
-        if (frame.Layout == _layout && frame.Size == _size && frame.Image.IsContinuous())
+        if (_size == _frameSize)
         {
-            WriteRaw(frame.Image);
-        }
-        else if (_size == _frameSize)
-        {
-            frame.CopyTo(_scratch, _layout, _size);
-            WriteRaw(_scratch);
+            // An I420 frame that was not deblurred goes to the pipe as it is; others are converted into scratch.
+            WriteRaw(frame.PixelsAs(_layout, _size, _scratch));
         }
         else
         {

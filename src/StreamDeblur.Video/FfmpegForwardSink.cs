@@ -93,16 +93,9 @@ public sealed class FfmpegForwardSink : IFrameSink
 
     private void CopyPixels(Frame frame, byte[] buffer)
     {
-        var size = new Size(_width, _height);
-        Mat source = frame.Image;
-        if (frame.Layout != _layout || frame.Size != size || !source.IsContinuous())
-        {
-            // Deblurred (BGR) frames, or a live source that came back at another size: the forward keeps its first size.
-            frame.CopyTo(_scratch, _layout, size);
-            source = _scratch;
-        }
-
-        System.Runtime.InteropServices.Marshal.Copy(source.Data, buffer, 0, _frameBytes);
+        // Deblurred (BGR) frames are converted; a live source that came back at another size is scaled to the first.
+        Mat pixels = frame.PixelsAs(_layout, new Size(_width, _height), _scratch);
+        System.Runtime.InteropServices.Marshal.Copy(pixels.Data, buffer, 0, _frameBytes);
     }
 
     private void WriteLoop()
