@@ -65,14 +65,16 @@ public sealed class StreamOptions
     public string? Forward { get; set; }
 
     /// <summary>
-    /// Who decodes a file input: "opencv" (OpenCvSharp's bundled FFmpeg, in process) or "ffmpeg" (Debian's
-    /// ffmpeg as a child process, faster here: see the README's pass-through figures). Live inputs always use ffmpeg.
+    /// Who decodes a file input: "opencv" (OpenCvSharp's bundled FFmpeg, in process), "ffmpeg" (Debian's
+    /// ffmpeg as a child process) or "libav" (Debian's FFmpeg 5.1 libraries, in process: the fastest; see the
+    /// README's pass-through figures). Live inputs always use ffmpeg.
     /// </summary>
     public string Decoder { get; set; } = "opencv";
 
     /// <summary>
-    /// Who encodes the output file: "opencv" (OpenCvSharp's VideoWriter, in process) or "ffmpeg" (a child
-    /// process fed raw frames, which finalises the file even when the worker is killed).
+    /// Who encodes the output file: "opencv" (OpenCvSharp's VideoWriter, in process), "ffmpeg" (a child
+    /// process fed raw frames, which finalises the file even when the worker is killed) or "libav" (Debian's
+    /// FFmpeg 5.1 libraries, in process: the fastest; a killed run loses up to a second of a Matroska file).
     /// </summary>
     public string Encoder { get; set; } = "opencv";
 
@@ -104,8 +106,11 @@ public sealed class StreamOptions
             errors, $"{key}.id", $"'{Id}' may only hold letters, digits, '-' and '_' (64 at most)");
         StreamDeblurOptions.Require(!string.IsNullOrWhiteSpace(Input), errors, $"{key}.input", "is required");
         StreamDeblurOptions.Require(Output is not null || Forward is not null, errors, $"{key}", "needs an output file or a forward URL");
-        StreamDeblurOptions.Require(Decoder is "opencv" or "ffmpeg", errors, $"{key}.decoder", $"'{Decoder}' is not one of opencv, ffmpeg");
-        StreamDeblurOptions.Require(Encoder is "opencv" or "ffmpeg", errors, $"{key}.encoder", $"'{Encoder}' is not one of opencv, ffmpeg");
+        StreamDeblurOptions.Require(Decoder is "opencv" or "ffmpeg" or "libav", errors, $"{key}.decoder", $"'{Decoder}' is not one of opencv, ffmpeg, libav");
+        StreamDeblurOptions.Require(Encoder is "opencv" or "ffmpeg" or "libav", errors, $"{key}.encoder", $"'{Encoder}' is not one of opencv, ffmpeg, libav");
+        StreamDeblurOptions.Require(
+            Decoder != "libav" || string.IsNullOrWhiteSpace(Input) || InputKind.Classify(Input) == InputKindValue.File,
+            errors, $"{key}.decoder", "libav decodes files only; live inputs are read by an ffmpeg child process");
         StreamDeblurOptions.Require(Encoder == "opencv" || SegmentSeconds == 0, errors, $"{key}.segment_seconds", "segments need the opencv encoder (the ffmpeg encoder survives a kill without them)");
         StreamDeblurOptions.Require(SegmentSeconds >= 0 && SegmentSeconds <= 86400, errors, $"{key}.segment_seconds", $"{SegmentSeconds} is outside 0..86400");
         StreamDeblurOptions.Require(PaceFps is >= 0 and <= 1000, errors, $"{key}.pace_fps", $"{PaceFps} is outside 0..1000");

@@ -17,7 +17,10 @@ public static class BenchCommand
 {
     /// <param name="ChainFps">Two ffmpeg processes joined by a raw yuv420p pipe: the floor for any design that
     /// decodes in one child process and encodes in another, as the ffmpeg I/O path does.</param>
-    public sealed record PassThrough(int Frames, double PipelineFps, double FfmpegFps, double Ratio, double PipelineFfmpegIoFps, double RatioFfmpegIo, double ChainFps, double RatioChain);
+    /// <param name="PipelineLibavFps">The pipeline decoding and encoding in process with Debian's libav libraries.</param>
+    public sealed record PassThrough(
+        int Frames, double PipelineFps, double FfmpegFps, double Ratio, double PipelineFfmpegIoFps, double RatioFfmpegIo,
+        double ChainFps, double RatioChain, double PipelineLibavFps, double RatioLibav);
 
     public sealed record BatchFigure(int BatchSize, double FramesPerSecond, double PacedFps, double LatencyP50Ms, double LatencyP99Ms);
 
@@ -113,6 +116,7 @@ public static class BenchCommand
     {
         var pipelineFps = new List<double>();
         var pipelineFfmpegIoFps = new List<double>();
+        var pipelineLibavFps = new List<double>();
         var ffmpegFps = new List<double>();
         var chainFps = new List<double>();
         string chainCommand = ChainCommand(clip, Path.Combine(work, "chain.mkv")); // probes the clip: keep it out of the timing
@@ -127,6 +131,10 @@ public static class BenchCommand
             seconds = await TimePipelineAsync(options, model, report: null);
             pipelineFfmpegIoFps.Add(frames / seconds);
 
+            options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass-libav.mkv"), Decoder = "libav", Encoder = "libav" }];
+            seconds = await TimePipelineAsync(options, model, report: null);
+            pipelineLibavFps.Add(frames / seconds);
+
             long start = Stopwatch.GetTimestamp();
             await RunFfmpegAsync(["-v", "error", "-i", clip, .. FfmpegFileSink.EncoderArguments, "-f", "matroska", "-y", Path.Combine(work, "peer.mkv")]);
             ffmpegFps.Add(frames / Stopwatch.GetElapsedTime(start).TotalSeconds);
@@ -140,7 +148,10 @@ public static class BenchCommand
         double pipelineFfmpegIo = Median(pipelineFfmpegIoFps);
         double ffmpeg = Median(ffmpegFps);
         double chain = Median(chainFps);
-        return new PassThrough(frames, pipeline, ffmpeg, pipeline / ffmpeg, pipelineFfmpegIo, pipelineFfmpegIo / ffmpeg, chain, pipelineFfmpegIo / chain);
+        double pipelineLibav = Median(pipelineLibavFps);
+        return new PassThrough(
+            frames, pipeline, ffmpeg, pipeline / ffmpeg, pipelineFfmpegIo, pipelineFfmpegIo / ffmpeg, chain, pipelineFfmpegIo / chain,
+            pipelineLibav, pipelineLibav / ffmpeg);
     }
 
     /// <summary><c>ffmpeg -i clip ... yuv420p pipe | ffmpeg -i pipe ...</c> with the sink's encoder arguments.</summary>
@@ -245,8 +256,8 @@ public static class BenchCommand
     {
         StreamDeblurOptions options = Options(baseOptions, mode: "auto");
         options.Streams = Enumerable.Range(1, streams)
-            // ffmpeg I/O: the cheaper path per frame, which leaves the most CPU to the network.
-            .Select(i => new StreamOptions { Id = $"bench{i}", Input = clip, Output = Path.Combine(work, $"live{i}.mkv"), PaceFps = 25, Live = true, Decoder = "ffmpeg", Encoder = "ffmpeg" })
+            // libav I/O: the cheapest path per frame, which leaves the most CPU to the network.
+            .Select(i => new StreamOptions { Id = $"bench{i}", Input = clip, Output = Path.Combine(work, $"live{i}.mkv"), PaceFps = 25, Live = true, Decoder = "libav", Encoder = "libav" })
             .ToList();
         long dropped = Sum(PipelineMetrics.FramesDropped);
         long skipped = Sum(PipelineMetrics.FramesSkipped);
@@ -293,6 +304,7 @@ public static class BenchCommand
         {
             Console.WriteLine($"| pass-through ({p.Frames} frames), ffmpeg decode + mpeg4 -q:v 4 encode, same file | {p.FfmpegFps:F1} fps |");
             Console.WriteLine($"| pass-through, pipeline with OpenCV decode and encode (default) | {p.PipelineFps:F1} fps, ratio {p.Ratio:F2} |");
+            Console.WriteLine($"| pass-through, pipeline with decoder=libav, encoder=libav (in process) | {p.PipelineLibavFps:F1} fps, ratio {p.RatioLibav:F2} |");
             Console.WriteLine($"| pass-through, pipeline with decoder=ffmpeg, encoder=ffmpeg | {p.PipelineFfmpegIoFps:F1} fps, ratio {p.RatioFfmpegIo:F2} |");
             Console.WriteLine($"| pass-through, ffmpeg decode piped as raw yuv420p into a second ffmpeg that encodes | {p.ChainFps:F1} fps; the ffmpeg-I/O pipeline runs at {p.RatioChain:F2} of it |");
         }
@@ -309,7 +321,7 @@ public static class BenchCommand
 
         foreach (StreamTrial t in r.Streams)
         {
-            Console.WriteLine($"| {t.Streams} x 25 fps 720p live streams, 30 % blurry, ffmpeg I/O | {(t.Sustained ? "sustained" : "not sustained")}: written {t.Written}/{t.Expected}, dropped {t.Dropped}, deblur skipped {t.Skipped} |");
+            Console.WriteLine($"| {t.Streams} x 25 fps 720p live streams, 30 % blurry, libav I/O | {(t.Sustained ? "sustained" : "not sustained")}: written {t.Written}/{t.Expected}, dropped {t.Dropped}, deblur skipped {t.Skipped} |");
         }
 
         if (r.Streams.Count > 0)

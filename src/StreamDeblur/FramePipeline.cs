@@ -113,9 +113,12 @@ public sealed class FramePipeline : IAsyncDisposable
 
             if (stream.Output is not null)
             {
-                fileSink = stream.Encoder == "ffmpeg"
-                    ? new FfmpegFileSink(stream.Id, stream.Output, info.FramesPerSecond, logger)
-                    : new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger);
+                fileSink = stream.Encoder switch
+                {
+                    "ffmpeg" => new FfmpegFileSink(stream.Id, stream.Output, info.FramesPerSecond, logger),
+                    "libav" => new LibavFileSink(stream.Id, stream.Output, info.FramesPerSecond, logger),
+                    _ => new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger),
+                };
                 sinks.Add(fileSink);
             }
 

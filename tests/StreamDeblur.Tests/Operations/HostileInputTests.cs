@@ -14,21 +14,37 @@ public sealed class HostileInputTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(120);
 
-    public static TheoryData<string> HostileFiles => ["truncated", "truncated-index-last", "corrupt-block", "zero-bytes", "not-a-video", "16k"];
+    private static readonly string[] s_hostileScenarios = ["truncated", "truncated-index-last", "corrupt-block", "zero-bytes", "not-a-video", "16k"];
+
+    /// <summary>Every scenario through the default OpenCV I/O and through in-process libav I/O.</summary>
+    public static TheoryData<string, string> HostileFiles
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string scenario in s_hostileScenarios)
+            {
+                data.Add(scenario, "opencv");
+                data.Add(scenario, "libav");
+            }
+
+            return data;
+        }
+    }
 
     /// <summary>Each hostile file runs beside a good stream, which must still come out whole.</summary>
     [Theory]
     [MemberData(nameof(HostileFiles))]
-    public async Task AHostileFileFailsClearlyAndTheOtherStreamComesOutWhole(string scenario)
+    public async Task AHostileFileFailsClearlyAndTheOtherStreamComesOutWhole(string scenario, string io)
     {
-        string dir = TestPaths.TempDir("ops-hostile-" + scenario);
+        string dir = TestPaths.TempDir($"ops-hostile-{scenario}-{io}");
         string hostile = HostileFile(scenario, dir);
         string badOutput = Path.Combine(dir, "bad.mkv");
         string goodOutput = Path.Combine(dir, "good.mkv");
         string report = Path.Combine(dir, "frames.jsonl");
         string config = WriteConfig(dir, $$"""
             { "streams": [
-                { "id": "bad", "input": {{Json(hostile)}}, "output": {{Json(badOutput)}} },
+                { "id": "bad", "input": {{Json(hostile)}}, "output": {{Json(badOutput)}}, "decoder": "{{io}}", "encoder": "{{io}}" },
                 { "id": "good", "input": {{Json(OpsClips.Good)}}, "output": {{Json(goodOutput)}} } ],
               "model": { "metadata": {{Json(TestPaths.ModelMetadata)}} } }
             """);
@@ -75,11 +91,15 @@ public sealed class HostileInputTests
     }
 
     [Theory]
-    [InlineData("odd-size")]
-    [InlineData("gray8")]
-    [InlineData("gray16")]
-    [InlineData("rgb48")]
-    public async Task UnusualFrameFormatsComeOutAsNormalVideoWithEveryFrame(string scenario)
+    [InlineData("odd-size", "opencv")]
+    [InlineData("gray8", "opencv")]
+    [InlineData("gray16", "opencv")]
+    [InlineData("rgb48", "opencv")]
+    [InlineData("odd-size", "libav")]
+    [InlineData("gray8", "libav")]
+    [InlineData("gray16", "libav")]
+    [InlineData("rgb48", "libav")]
+    public async Task UnusualFrameFormatsComeOutAsNormalVideoWithEveryFrame(string scenario, string io)
     {
         string source = scenario switch
         {
@@ -89,12 +109,15 @@ public sealed class HostileInputTests
             "rgb48" => OpsClips.Make("rgb48.mkv", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:d=2", "-pix_fmt", "rgb48be", "-c:v", "png"),
             _ => throw new ArgumentOutOfRangeException(nameof(scenario)),
         };
-        string dir = TestPaths.TempDir("ops-format-" + scenario);
+        string dir = TestPaths.TempDir($"ops-format-{scenario}-{io}");
         string output = Path.Combine(dir, "out.mkv");
         string report = Path.Combine(dir, "frames.jsonl");
+        string config = WriteConfig(dir, $$"""
+            { "streams": [ { "id": "unusual", "input": {{Json(source)}}, "output": {{Json(output)}}, "decoder": "{{io}}", "encoder": "{{io}}" } ],
+              "model": { "metadata": {{Json(TestPaths.ModelMetadata)}} } }
+            """);
 
-        CliRunner.Result result = await CliRunner.RunAsync(s_timeout,
-            "run", "--input", source, "--output", output, "--report", report, "--config", "config/streamdeblur.json");
+        CliRunner.Result result = await CliRunner.RunAsync(s_timeout, "run", "--config", config, "--report", report);
         Assert.True(result.ExitCode == 0, result.StdErr);
 
         ProbeResult input = FfProbe.Probe(source);
