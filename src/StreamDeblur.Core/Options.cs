@@ -111,7 +111,7 @@ public sealed class StreamOptions
         StreamDeblurOptions.Require(
             Decoder != "libav" || string.IsNullOrWhiteSpace(Input) || InputKind.Classify(Input) == InputKindValue.File,
             errors, $"{key}.decoder", "libav decodes files only; live inputs are read by an ffmpeg child process");
-        StreamDeblurOptions.Require(Encoder == "opencv" || SegmentSeconds == 0, errors, $"{key}.segment_seconds", "segments need the opencv encoder (the ffmpeg encoder survives a kill without them)");
+        StreamDeblurOptions.Require(Encoder == "opencv" || SegmentSeconds == 0, errors, $"{key}.segment_seconds", "segments need the opencv encoder (the ffmpeg and libav encoders keep a killed run's file playable without them)");
         StreamDeblurOptions.Require(SegmentSeconds >= 0 && SegmentSeconds <= 86400, errors, $"{key}.segment_seconds", $"{SegmentSeconds} is outside 0..86400");
         StreamDeblurOptions.Require(PaceFps is >= 0 and <= 1000, errors, $"{key}.pace_fps", $"{PaceFps} is outside 0..1000");
         StreamDeblurOptions.Require(MaxLatencyMs is >= 50 and <= 600_000, errors, $"{key}.max_latency_ms", $"{MaxLatencyMs} is outside 50..600000");

@@ -59,6 +59,21 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void LibavDecodesFilesOnlyAndUnknownBackendsAreNamed()
+    {
+        StreamDeblurOptions options = ConfigLoader.Parse("""
+            { "streams": [
+                { "id": "cam", "input": "rtsp://127.0.0.1:8554/cam", "output": "cam.mkv", "decoder": "libav", "encoder": "libav" },
+                { "id": "file", "input": "a.mp4", "output": "a.mkv", "decoder": "libav", "encoder": "gstreamer" } ] }
+            """);
+        string message = string.Join("\n", options.Validate());
+        Assert.Contains("streams[0].decoder: libav decodes files only", message);
+        Assert.DoesNotContain("streams[0].encoder", message);
+        Assert.DoesNotContain("streams[1].decoder", message);
+        Assert.Contains("streams[1].encoder: 'gstreamer' is not one of opencv, ffmpeg, libav", message);
+    }
+
+    [Fact]
     public void CredentialsNeverReachValidationMessages()
     {
         StreamDeblurOptions options = ConfigLoader.Parse("""
