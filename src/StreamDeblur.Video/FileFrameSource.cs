@@ -10,8 +10,6 @@ public sealed class FileFrameSource : IFrameSource
     /// <summary>Frames above this many pixels are refused (16K and beyond would exhaust memory in the queues).</summary>
     public const long MaxFramePixels = 8192L * 4608;
 
-    private const double FallbackFps = 25;
-
     private readonly string _streamId;
     private readonly string _path;
     private readonly ILogger _logger;
@@ -33,43 +31,14 @@ public sealed class FileFrameSource : IFrameSource
 
     public Task OpenAsync(CancellationToken cancellationToken)
     {
-        var file = new FileInfo(_path);
-        if (!file.Exists)
-        {
-            throw new SourceException($"input file not found: {_path}");
-        }
-
-        if (file.Length == 0)
-        {
-            throw new SourceException($"input file is empty (0 bytes): {_path}");
-        }
-
+        RecordedFile.RequireNonEmpty(_path);
         _capture = new VideoCapture(_path, VideoCaptureAPIs.FFMPEG);
         if (!_capture.IsOpened())
         {
             throw new SourceException($"input is not a readable video (not a video file, or corrupt): {_path}");
         }
 
-        int width = _capture.FrameWidth;
-        int height = _capture.FrameHeight;
-        if (width <= 0 || height <= 0)
-        {
-            throw new SourceException($"input has no usable frame size ({width}x{height}): {_path}");
-        }
-
-        if ((long)width * height > MaxFramePixels)
-        {
-            throw new SourceException($"input frames are {width}x{height}, above the {MaxFramePixels / 1_000_000}-megapixel limit: {_path}");
-        }
-
-        double fps = _capture.Fps;
-        if (!(fps > 0 && fps < 1000))
-        {
-            _logger.LogWarning("stream {Stream}: the file reports {Fps} fps; assuming {Fallback}", _streamId, fps, FallbackFps);
-            fps = FallbackFps;
-        }
-
-        _info = new VideoInfo(width, height, fps, Math.Max(0, (long)_capture.FrameCount), IsLive: false);
+        _info = RecordedFile.Describe(_streamId, _path, _capture.FrameWidth, _capture.FrameHeight, _capture.Fps, (long)_capture.FrameCount, isLive: false, _logger);
         return Task.CompletedTask;
     }
 
@@ -88,13 +57,9 @@ public sealed class FileFrameSource : IFrameSource
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (_paceFps > 0)
+                if (!RecordedFile.WaitForPace(sequence, _paceFps, started, cancellationToken))
                 {
-                    TimeSpan due = TimeSpan.FromSeconds(sequence / _paceFps) - System.Diagnostics.Stopwatch.GetElapsedTime(started);
-                    if (due > TimeSpan.Zero && cancellationToken.WaitHandle.WaitOne(due))
-                    {
-                        break;
-                    }
+                    break;
                 }
 
                 var image = new Mat();

@@ -13,8 +13,6 @@ namespace StreamDeblur.Video;
 /// </summary>
 public sealed class LibavFrameSource : IFrameSource
 {
-    private const double FallbackFps = 25;
-
     private readonly string _streamId;
     private readonly string _path;
     private readonly bool _isLive;
@@ -38,36 +36,9 @@ public sealed class LibavFrameSource : IFrameSource
 
     public Task OpenAsync(CancellationToken cancellationToken)
     {
-        var file = new FileInfo(_path);
-        if (!file.Exists)
-        {
-            throw new SourceException($"input file not found: {_path}");
-        }
-
-        if (file.Length == 0)
-        {
-            throw new SourceException($"input file is empty (0 bytes): {_path}");
-        }
-
+        RecordedFile.RequireNonEmpty(_path);
         _decoder = new LibavDecoder(_path);
-        if (_decoder.Width <= 0 || _decoder.Height <= 0)
-        {
-            throw new SourceException($"input has no usable frame size ({_decoder.Width}x{_decoder.Height}): {_path}");
-        }
-
-        if ((long)_decoder.Width * _decoder.Height > FileFrameSource.MaxFramePixels)
-        {
-            throw new SourceException($"input frames are {_decoder.Width}x{_decoder.Height}, above the {FileFrameSource.MaxFramePixels / 1_000_000}-megapixel limit: {_path}");
-        }
-
-        double fps = _decoder.FramesPerSecond;
-        if (!(fps > 0 && fps < 1000))
-        {
-            _logger.LogWarning("stream {Stream}: the file reports {Fps} fps; assuming {Fallback}", _streamId, fps, FallbackFps);
-            fps = FallbackFps;
-        }
-
-        _info = new VideoInfo(_decoder.Width, _decoder.Height, fps, _decoder.FrameCount, _isLive);
+        _info = RecordedFile.Describe(_streamId, _path, _decoder.Width, _decoder.Height, _decoder.FramesPerSecond, _decoder.FrameCount, _isLive, _logger);
         return Task.CompletedTask;
     }
 
@@ -90,13 +61,9 @@ public sealed class LibavFrameSource : IFrameSource
             long firstFrameAt = 0;
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (_paceFps > 0)
+                if (!RecordedFile.WaitForPace(sequence, _paceFps, started, cancellationToken))
                 {
-                    TimeSpan due = TimeSpan.FromSeconds(sequence / _paceFps) - Stopwatch.GetElapsedTime(started);
-                    if (due > TimeSpan.Zero && cancellationToken.WaitHandle.WaitOne(due))
-                    {
-                        break;
-                    }
+                    break;
                 }
 
                 Mat image = buffers.Rent();

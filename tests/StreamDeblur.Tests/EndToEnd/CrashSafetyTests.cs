@@ -12,9 +12,9 @@ public sealed class CrashSafetyTests
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(90);
 
     [Theory]
-    [InlineData("ffmpeg", 0.0)]
-    [InlineData("libav", 1.0)]
-    public async Task SigkillLeavesAPlayableFileWithEveryReportedFrame(string encoder, double secondsAtRisk)
+    [InlineData("opencv", "ffmpeg", 0.0)]
+    [InlineData("libav", "libav", 1.0)]
+    public async Task SigkillLeavesAPlayableFileWithEveryReportedFrame(string decoder, string encoder, double secondsAtRisk)
     {
         string dir = TestPaths.TempDir("crash");
         string output = Path.Combine(dir, "out.mkv");
@@ -22,7 +22,7 @@ public sealed class CrashSafetyTests
         string config = Path.Combine(dir, "config.json");
         File.WriteAllText(config, $$"""
             {
-              "streams": [ { "id": "cam", "input": "{{TestPaths.SampleClip}}", "output": "{{output}}", "encoder": "{{encoder}}", "pace_fps": 40 } ],
+              "streams": [ { "id": "cam", "input": "{{TestPaths.SampleClip}}", "output": "{{output}}", "decoder": "{{decoder}}", "encoder": "{{encoder}}", "pace_fps": 40 } ],
               "model": { "metadata": "{{TestPaths.ModelMetadata}}" }
             }
             """);
