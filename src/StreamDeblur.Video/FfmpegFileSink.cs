@@ -73,11 +73,7 @@ public sealed class FfmpegFileSink : IFileSink
 
     private void Start(Size frameSize)
     {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(_path));
-        if (dir is not null)
-        {
-            Directory.CreateDirectory(dir);
-        }
+        OutputFolder.Create(_streamId, _path);
 
         _frameSize = frameSize;
         _size = VideoFileSink.EncodedSize(frameSize);

@@ -115,11 +115,7 @@ public sealed unsafe class LibavFileSink : IFileSink
             throw new SinkException($"stream {_streamId}: encoder libav: {ex.Message}", ex);
         }
 
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(_path));
-        if (dir is not null)
-        {
-            Directory.CreateDirectory(dir);
-        }
+        OutputFolder.Create(_streamId, _path);
 
         _started = true;
         _frameSize = frameSize;

@@ -81,11 +81,7 @@ public sealed class VideoFileSink : IFileSink
     {
         _writer?.Dispose();
         string path = _segmentSeconds > 0 ? SegmentPath(_path, _files.Count) : _path;
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null)
-        {
-            Directory.CreateDirectory(dir);
-        }
+        OutputFolder.Create(_streamId, path);
 
         _frameSize = size;
         _size = EncodedSize(size);

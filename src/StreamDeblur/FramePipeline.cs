@@ -148,14 +148,33 @@ public sealed class FramePipeline : IAsyncDisposable
             var reorder = new ReorderStage(stream.Id);
             var encoder = new EncoderStage(stream.Id, sinks, _report);
 
-            Task sourceTask = source.RunAsync(decoded.Writer, stopReading);
-            Task estimateTask = estimator.RunAsync(decoded.Reader, scored.Writer, abort);
+            // A fault travels down the line with the channels' completion, and the encoder writes every frame
+            // that reaches it before it fails too. But when the encoder itself fails (an output that cannot be
+            // written), nothing reads the queues above it any more. So an encoder fault ends the stream: its
+            // stages and its source stop, and frames still on the shared deblur path are dropped on return
+            // instead of blocking the other streams.
+            using var streamFailed = CancellationTokenSource.CreateLinkedTokenSource(abort);
+            using var stopSource = CancellationTokenSource.CreateLinkedTokenSource(stopReading, streamFailed.Token);
+            Task sourceTask = source.RunAsync(decoded.Writer, stopSource.Token);
+            Task estimateTask = estimator.RunAsync(decoded.Reader, scored.Writer, streamFailed.Token);
             routerStarted = true;
-            Task routeTask = RunRouterAsync(router, scored.Reader, tail, blurry, blurryWriters, abort);
-            Task reorderTask = reorder.RunAsync(tail, ordered.Writer, abort);
-            Task encodeTask = encoder.RunAsync(ordered.Reader, abort);
+            Task routeTask = RunRouterAsync(router, scored.Reader, tail, blurry, blurryWriters, streamFailed.Token);
+            Task reorderTask = reorder.RunAsync(tail, ordered.Writer, streamFailed.Token);
+            Task encodeTask = encoder.RunAsync(ordered.Reader, streamFailed.Token);
+            Task endOnEncoderFault = encodeTask.ContinueWith(
+                t =>
+                {
+                    if (t.IsFaulted)
+                    {
+                        tail.Fail(t.Exception!.GetBaseException());
+                        streamFailed.Cancel();
+                    }
+                },
+                TaskScheduler.Default);
 
             Exception? error = await FirstErrorAsync(sourceTask, estimateTask, routeTask, reorderTask, encodeTask).ConfigureAwait(false);
+            await endOnEncoderFault.ConfigureAwait(false);
+            DisposeQueued(decoded.Reader, scored.Reader, tail.Ready, ordered.Reader);
             string? message = error is null ? null : UrlRedactor.Redact(error.Message);
             if (message is not null)
             {
@@ -210,6 +229,14 @@ public sealed class FramePipeline : IAsyncDisposable
         dropped.Dispose();
     }
 
+    private static void DisposeQueued(params ChannelReader<Frame>[] queues)
+    {
+        foreach (ChannelReader<Frame> queue in queues)
+        {
+            PipelineChannels.DisposeRemaining(queue);
+        }
+    }
+
     /// <summary>Waits for all of a stream's stages and returns the first real error (cancellation is not one).</summary>
     private static async Task<Exception?> FirstErrorAsync(params Task[] tasks)
     {
@@ -223,8 +250,20 @@ public sealed class FramePipeline : IAsyncDisposable
 
         return tasks
             .Where(t => t.IsFaulted)
-            .Select(t => t.Exception!.GetBaseException())
+            .Select(t => RootCause(t.Exception!))
             .FirstOrDefault(e => e is not OperationCanceledException);
+    }
+
+    /// <summary>A stage that wrote into a queue that a fault had closed reports the fault, not the closed queue.</summary>
+    private static Exception RootCause(AggregateException fault)
+    {
+        Exception error = fault.GetBaseException();
+        while (error is ChannelClosedException { InnerException: { } cause })
+        {
+            error = cause;
+        }
+
+        return error;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -90,6 +90,35 @@ public sealed class HostileInputTests
         }
     }
 
+    /// <summary>An output that cannot be written ends its stream at once with a line naming it; the other stream is whole.</summary>
+    [Theory]
+    [InlineData("opencv", "no-folder")]
+    [InlineData("ffmpeg", "no-folder")]
+    [InlineData("libav", "no-folder")]
+    [InlineData("ffmpeg", "unknown-container")]
+    [InlineData("libav", "unknown-container")]
+    public async Task AnUnwritableOutputFailsItsStreamClearlyAndTheOtherComesOutWhole(string encoder, string scenario)
+    {
+        string dir = TestPaths.TempDir($"ops-output-{encoder}-{scenario}");
+        string badOutput = scenario == "no-folder" ? "/proc/streamdeblur-no-such-folder/bad.mkv" : Path.Combine(dir, "bad.unknowncontainer");
+        string goodOutput = Path.Combine(dir, "good.mkv");
+        string config = WriteConfig(dir, $$"""
+            { "streams": [
+                { "id": "bad", "input": {{Json(OpsClips.Good)}}, "output": {{Json(badOutput)}}, "encoder": "{{encoder}}" },
+                { "id": "good", "input": {{Json(OpsClips.Good)}}, "output": {{Json(goodOutput)}} } ],
+              "model": { "metadata": {{Json(TestPaths.ModelMetadata)}} } }
+            """);
+
+        CliRunner.Result result = await CliRunner.RunAsync(TimeSpan.FromSeconds(60), "run", "--config", config);
+        string all = result.StdOut + result.StdErr;
+        Assert.Equal(1, result.ExitCode);
+        Assert.DoesNotContain("   at ", all);
+        Assert.Contains("stream bad failed", all);
+        Assert.Contains(scenario == "no-folder" ? "/proc/streamdeblur-no-such-folder" : "bad.unknowncontainer", all);
+        int goodFrames = FfProbe.Probe(OpsClips.Good).Frames;
+        Assert.Equal(goodFrames, FfProbe.Probe(goodOutput).Frames);
+    }
+
     [Theory]
     [InlineData("odd-size", "opencv")]
     [InlineData("gray8", "opencv")]
