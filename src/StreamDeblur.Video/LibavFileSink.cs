@@ -99,6 +99,7 @@ public sealed unsafe class LibavFileSink : IFileSink
 
             Check(received, "encoder failed");
             LibavNative.Write(_packet, PacketStreamIndex, 0);
+            LibavNative.Write(_packet, PacketDuration, 1L); // one frame; without it MP4 drops the last frame from its edit list
             av_packet_rescale_ts(_packet, _codecTimeBase, _streamTimeBase);
             Check(av_interleaved_write_frame(_format, _packet), "cannot write a packet");
         }

@@ -82,6 +82,33 @@ public sealed class LibavIoTests
         Directory.Delete(dir, recursive: true);
     }
 
+    [Theory]
+    [InlineData("mkv")]
+    [InlineData("mp4")]
+    [InlineData("avi")]
+    public void Every_frame_is_in_the_file_whatever_the_container(string extension)
+    {
+        string dir = TestPaths.TempDir("libav-container");
+        string output = Path.Combine(dir, "out." + extension);
+        const int frames = 25;
+        using (var sink = new LibavFileSink("box", output, 10, NullLogger.Instance))
+        {
+            for (int i = 0; i < frames; i++)
+            {
+                using var image = new Mat(240, 320, MatType.CV_8UC3, new Scalar(i * 10, 128, 255 - (i * 10)));
+                using var frame = new Frame("box", i, TimeSpan.FromSeconds(i / 10.0), image.Clone());
+                sink.Write(frame);
+            }
+
+            sink.Complete();
+        }
+
+        // MP4 drops a last frame that has no duration from its edit list; AVI and Matroska keep it.
+        ProbeResult written = FfProbe.Probe(output);
+        Assert.Equal((frames, 320, 240, "mpeg4"), (written.Frames, written.Width, written.Height, written.Codec));
+        Directory.Delete(dir, recursive: true);
+    }
+
     [Fact]
     public async Task A_file_that_is_not_a_video_is_refused_with_its_name()
     {

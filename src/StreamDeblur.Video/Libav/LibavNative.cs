@@ -49,6 +49,7 @@ internal static unsafe partial class LibavNative
     public const int CodecParametersWidth = 56;
     public const int CodecParametersHeight = 60;
     public const int PacketStreamIndex = 36;
+    public const int PacketDuration = 64;
     public const int FrameLineSizes = 64;
     public const int FrameWidth = 104;
     public const int FrameHeight = 108;
