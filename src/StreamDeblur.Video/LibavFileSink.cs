@@ -35,6 +35,7 @@ public sealed unsafe class LibavFileSink : IFileSink
     private Size _frameSize;
     private Size _size;
     private bool _started;
+    private bool _fileOpen;
     private bool _finished;
 
     public LibavFileSink(string streamId, string path, double fps, ILogger logger)
@@ -45,7 +46,7 @@ public sealed unsafe class LibavFileSink : IFileSink
         _logger = logger;
     }
 
-    public IReadOnlyList<string> Files => _started ? [_path] : [];
+    public IReadOnlyList<string> Files => _fileOpen ? [_path] : [];
 
     public long FramesWritten { get; private set; }
 
@@ -162,6 +163,7 @@ public sealed unsafe class LibavFileSink : IFileSink
         int header = avformat_write_header(_format, &options);
         av_dict_free(&options);
         Check(header, "cannot start the container");
+        _fileOpen = true;
         _streamTimeBase = Read<AVRational>(_stream, StreamTimeBase);
 
         _frame = av_frame_alloc();
