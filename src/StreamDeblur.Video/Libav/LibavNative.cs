@@ -32,7 +32,7 @@ internal static unsafe partial class LibavNative
     public const int FormatFlagNoFile = 0x1; // AVFMT_NOFILE
     public const int FormatFlagGlobalHeader = 0x40; // AVFMT_GLOBALHEADER
     public const int SwsBilinear = 2;
-    public const int LogError = 16;
+    public const int LogFatal = 8;
 
     // Field offsets in FFmpeg 5.1 (libavformat 59, libavcodec 59, libavutil 57), x86-64.
     public const int FormatContextOutputFormat = 16;
@@ -84,7 +84,9 @@ internal static unsafe partial class LibavNative
             }
 
             _ = swscale_version();
-            av_log_set_level(LogError);
+            // libav would print every concealed macroblock error to stderr, unstructured. The sources and sinks
+            // report what matters through the worker's log instead (decode errors counted, with the first one).
+            av_log_set_level(LogFatal);
             return null;
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
