@@ -12,7 +12,7 @@ public sealed class FfmpegForwardSinkTests
     [Theory]
     [InlineData("rtsp")]
     [InlineData("rtmp")]
-    public void Forwards_h264_that_a_real_server_receives(string protocol)
+    public async Task Forwards_h264_that_a_real_server_receives(string protocol)
     {
         string dir = TestPaths.TempDir("forward");
         int port = TestPaths.FreePort();
@@ -43,7 +43,7 @@ public sealed class FfmpegForwardSinkTests
         }
 
         Assert.True(receiver.WaitForExit(15000), "the receiver did not see the end of the stream");
-        Assert.True(receiver.ExitCode == 0, receiverErrors.Result);
+        Assert.True(receiver.ExitCode == 0, await receiverErrors);
         ProbeResult probe = FfProbe.Probe(received);
         Assert.Equal("h264", probe.Codec);
         Assert.Equal((320, 240), (probe.Width, probe.Height));

@@ -243,7 +243,7 @@ public sealed class LivePipelineTests
         int exitCode = await worker.WaitForExitAsync(TimeSpan.FromSeconds(30)); // throws, with the output, if SIGTERM did not stop it
         Assert.True(exitCode == 0, $"exit code {exitCode}: {worker.StdErr}");
         Assert.True(receiver.WaitForExit(15000), "the RTMP receiver did not see the end of the stream");
-        Assert.True(receiver.ExitCode == 0, receiverErrors.Result);
+        Assert.True(receiver.ExitCode == 0, await receiverErrors);
 
         ProbeResult sent = FfProbe.Probe(output);
         ProbeResult got = FfProbe.Probe(received);
