@@ -38,9 +38,10 @@ public sealed class BlurEstimator : IDisposable
     /// <summary>
     /// Measures one BGR or grayscale image. The verdict fields are left for the router. Pass
     /// <paramref name="limitedRangeLuma"/> for the Y plane of decoded video (16..235), so that its score matches
-    /// that of the same frame decoded to BGR.
+    /// that of the same frame decoded to BGR. Without <paramref name="motionCue"/> the motion fields are 0:
+    /// the cue costs about as much as the score, and only the frame report reads it.
     /// </summary>
-    public BlurMeasurement Measure(Mat image, bool limitedRangeLuma = false)
+    public BlurMeasurement Measure(Mat image, bool limitedRangeLuma = false, bool motionCue = true)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.Empty())
@@ -82,7 +83,7 @@ public sealed class BlurEstimator : IDisposable
         Cv2.MeanStdDev(_laplacian, out _, out Scalar stdDev);
         double sharpness = stdDev.Val0 * stdDev.Val0 * (limitedRangeLuma ? LimitedRangeVarianceGain : 1);
 
-        (double angle, double coherence, double extent) = MotionCue(luma);
+        (double angle, double coherence, double extent) = motionCue ? MotionCue(luma) : (0, 0, 0);
         return new BlurMeasurement(sharpness, angle, coherence, extent / scale, Baseline: 0, IsBlurry: false);
     }
 

@@ -4,8 +4,11 @@ using System.Threading.Channels;
 
 namespace StreamDeblur.Video;
 
-/// <summary>Scores every frame of one stream for blur (see <see cref="BlurEstimator"/>).</summary>
-public sealed class BlurEstimatorStage(BlurOptions options) : IDisposable
+/// <summary>
+/// Scores every frame of one stream for blur (see <see cref="BlurEstimator"/>). The motion cue is measured only
+/// when <paramref name="motionCue"/> is set, that is when a frame report will carry it.
+/// </summary>
+public sealed class BlurEstimatorStage(BlurOptions options, bool motionCue) : IDisposable
 {
     private readonly BlurEstimator _estimator = new(options);
 
@@ -23,7 +26,7 @@ public sealed class BlurEstimatorStage(BlurOptions options) : IDisposable
                         long start = Stopwatch.GetTimestamp();
                         using (Mat view = frame.AnalysisView())
                         {
-                            frame.Blur = _estimator.Measure(view, limitedRangeLuma: frame.Layout == PixelLayout.I420);
+                            frame.Blur = _estimator.Measure(view, limitedRangeLuma: frame.Layout == PixelLayout.I420, motionCue);
                         }
 
                         frame.EstimateSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;

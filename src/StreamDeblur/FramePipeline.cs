@@ -143,7 +143,7 @@ public sealed class FramePipeline : IAsyncDisposable
             sampler.Watch("ready", stream.Id, tail.Ready);
             sampler.Watch("ordered", stream.Id, ordered.Reader);
 
-            using var estimator = new BlurEstimatorStage(_options.Blur);
+            using var estimator = new BlurEstimatorStage(_options.Blur, motionCue: _report is not null);
             var router = new RouterStage(stream.Id, _options.Blur, stream.IsLive, TimeSpan.FromMilliseconds(stream.MaxLatencyMs));
             var reorder = new ReorderStage(stream.Id);
             var encoder = new EncoderStage(stream.Id, sinks, _report);

@@ -53,6 +53,20 @@ public sealed class BlurEstimatorTests
     }
 
     [Fact]
+    public void WithoutTheMotionCueTheScoreIsTheSameAndTheMotionFieldsAreZero()
+    {
+        using Mat sharp = Cv2.ImRead(Path.Combine(TestPaths.TestData("eval"), "004_sharp.png"));
+        using Mat blurred = LinearBlur(sharp, 15, 0);
+        using var estimator = new BlurEstimator(new BlurOptions { AnalysisWidth = 1024, MaxMotionLag = 24 });
+        BlurMeasurement full = estimator.Measure(blurred);
+        BlurMeasurement scoreOnly = estimator.Measure(blurred, motionCue: false);
+
+        Assert.Equal(full.Sharpness, scoreOnly.Sharpness);
+        Assert.True(full.MotionExtentPixels > 0 && full.MotionCoherence > 0, "the cue found nothing on a 15 px blur");
+        Assert.Equal((0.0, 0.0, 0.0), (scoreOnly.MotionAngleDegrees, scoreOnly.MotionCoherence, scoreOnly.MotionExtentPixels));
+    }
+
+    [Fact]
     public void MotionExtentGrowsWithBlurLength()
     {
         using Mat sharp = Cv2.ImRead(Path.Combine(TestPaths.TestData("eval"), "004_sharp.png"));

@@ -52,6 +52,10 @@ public sealed class SampleClipTests
         Assert.True(recall >= 0.8, $"only {recall:P0} of the blurred frames were deblurred");
         Assert.True(falsePositiveRate <= 0.1, $"{falsePositiveRate:P0} of the sharp frames were sent to the network");
 
+        // With a report, the estimator measures the motion cue too (it skips it otherwise): blurred frames carry one.
+        int withMotion = lines.Count(l => blurred.Contains(l.GetProperty("seq").GetInt64()) && l.GetProperty("motion_extent_px").GetDouble() > 0);
+        Assert.True(withMotion >= blurred.Count / 2, $"only {withMotion} of {blurred.Count} blurred frames report a motion extent");
+
         // Sharp frames pass untouched (up to the encoder), deblurred frames come out sharper than they went in.
         double sharpnessIn = 0, sharpnessOut = 0;
         using (var inCapture = new VideoCapture(TestPaths.SampleClip))
