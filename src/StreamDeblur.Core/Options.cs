@@ -217,6 +217,12 @@ public sealed class ModelOptions
     /// <summary>Use the FP16 variant named in the metadata.</summary>
     public bool Fp16 { get; set; }
 
+    /// <summary>
+    /// Use the INT8 variant named in the metadata (post-training quantised, QDQ): on CPUs with VNNI about
+    /// 1.7× faster than FP32 at a few hundredths of a dB less gain (see models/README.md).
+    /// </summary>
+    public bool Int8 { get; set; }
+
     /// <summary>cpu, cuda or tensorrt. Falls back to cpu, with a log line, when the provider is unavailable.</summary>
     public string ExecutionProvider { get; set; } = "cpu";
 
@@ -246,6 +252,7 @@ public sealed class ModelOptions
     internal void Validate(string key, List<string> errors)
     {
         StreamDeblurOptions.Require(!string.IsNullOrWhiteSpace(Metadata), errors, $"{key}.metadata", "is required");
+        StreamDeblurOptions.Require(!(Fp16 && Int8), errors, $"{key}.int8", "fp16 and int8 each pick a variant of the model: set one of them");
         StreamDeblurOptions.Require(
             ExecutionProvider is "cpu" or "cuda" or "tensorrt", errors, $"{key}.execution_provider",
             $"'{ExecutionProvider}' is not one of cpu, cuda, tensorrt");

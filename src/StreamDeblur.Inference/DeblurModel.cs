@@ -32,7 +32,7 @@ public sealed class DeblurModel : IDisposable
     public static DeblurModel Load(ModelOptions options, ILogger logger)
     {
         ModelMetadata metadata = ModelMetadata.Load(options.Metadata);
-        string path = metadata.ModelPath(options.Fp16);
+        string path = metadata.ModelPath(options.Fp16, options.Int8);
         if (!File.Exists(path))
         {
             throw new ModelException($"model file not found: {path} (named by {options.Metadata})");

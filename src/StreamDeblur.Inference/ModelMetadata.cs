@@ -15,6 +15,7 @@ public sealed class ModelMetadata
     public string Name { get; set; } = "";
     public string File { get; set; } = "";
     public string? Fp16File { get; set; }
+    public string? Int8File { get; set; }
     public string Input { get; set; } = "input";
     public string Output { get; set; } = "output";
     public string Layout { get; set; } = "NCHW";
@@ -37,8 +38,13 @@ public sealed class ModelMetadata
     [JsonIgnore]
     public bool IsBgr => ColorOrder.Equals("BGR", StringComparison.OrdinalIgnoreCase);
 
-    public string ModelPath(bool fp16) =>
-        Path.Combine(Directory, fp16 ? Fp16File ?? throw new ModelException($"model '{Name}' has no fp16_file in its metadata") : File);
+    /// <summary>The model file for the chosen precision: FP32 (<see cref="File"/>), FP16 or INT8.</summary>
+    public string ModelPath(bool fp16, bool int8 = false) => Path.Combine(Directory, (fp16, int8) switch
+    {
+        (true, _) => Fp16File ?? throw new ModelException($"model '{Name}' has no fp16_file in its metadata"),
+        (_, true) => Int8File ?? throw new ModelException($"model '{Name}' has no int8_file in its metadata"),
+        _ => File,
+    });
 
     private static readonly JsonSerializerOptions s_json = new()
     {

@@ -22,13 +22,16 @@ public static class BenchCommand
         int Frames, double PipelineFps, double FfmpegFps, double Ratio, double PipelineFfmpegIoFps, double RatioFfmpegIo,
         double ChainFps, double RatioChain, double PipelineLibavFps, double RatioLibav);
 
+    /// <param name="ScoreOnlyMs1080p">The score without the motion cue: what a run without a frame report measures.</param>
+    public sealed record EstimatorFigure(double Ms1080p, double Ms720p, double ScoreOnlyMs1080p);
+
     public sealed record BatchFigure(int BatchSize, double FramesPerSecond, double PacedFps, double LatencyP50Ms, double LatencyP99Ms);
 
     public sealed record StreamTrial(int Streams, long Written, long Expected, long Dropped, long Skipped, bool Sustained);
 
     public sealed record Report(
         string Machine, string Provider, string Model, string Input,
-        PassThrough? PassThrough, double EstimatorMs1080p, double EstimatorMs720p, double EstimatorScoreOnlyMs1080p,
+        PassThrough? PassThrough, EstimatorFigure? Estimator,
         IReadOnlyList<BatchFigure> Batches, IReadOnlyList<StreamTrial> Streams, int MaxStreams);
 
     public static async Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers)
@@ -69,11 +72,11 @@ public static class BenchCommand
                 passThrough = await MeasurePassThroughAsync(options, model, clip, clipFrames, work);
             }
 
-            (double estimator1080, double estimator720, double scoreOnly1080) = (double.NaN, double.NaN, double.NaN);
+            EstimatorFigure? estimator = null;
             if (parts.Contains("estimator"))
             {
                 logger.LogInformation("blur estimator: one core");
-                (estimator1080, estimator720, scoreOnly1080) = MeasureEstimator(options.Blur, clip);
+                estimator = MeasureEstimator(options.Blur, clip);
             }
 
             var batches = new List<BatchFigure>();
@@ -97,7 +100,7 @@ public static class BenchCommand
 
             var report = new Report(
                 $"{Environment.ProcessorCount} cores, {Environment.OSVersion}", model.Provider, model.Metadata.Name, input,
-                passThrough, estimator1080, estimator720, scoreOnly1080, batches, trials, trials.Where(t => t.Sustained).Select(t => t.Streams).DefaultIfEmpty(0).Max());
+                passThrough, estimator, batches, trials, trials.Where(t => t.Sustained).Select(t => t.Streams).DefaultIfEmpty(0).Max());
             Print(report);
             if (command["json"] is { } jsonPath)
             {
@@ -166,7 +169,7 @@ public static class BenchCommand
 
     private static Task RunShellAsync(string command) => RunProcessAsync("bash", ["-c", "set -o pipefail; " + command]);
 
-    private static (double Ms1080p, double Ms720p, double ScoreOnlyMs1080p) MeasureEstimator(BlurOptions blur, string clip)
+    private static EstimatorFigure MeasureEstimator(BlurOptions blur, string clip)
     {
         using var capture = new VideoCapture(clip);
         using var frame = new Mat();
@@ -177,7 +180,7 @@ public static class BenchCommand
         {
             using var hd = new Mat();
             Cv2.Resize(frame, hd, new Size(1920, 1080));
-            return (TimeEstimator(blur, hd, motionCue: true), TimeEstimator(blur, frame, motionCue: true), TimeEstimator(blur, hd, motionCue: false));
+            return new EstimatorFigure(TimeEstimator(blur, hd, motionCue: true), TimeEstimator(blur, frame, motionCue: true), TimeEstimator(blur, hd, motionCue: false));
         }
         finally
         {
@@ -309,11 +312,11 @@ public static class BenchCommand
             Console.WriteLine($"| pass-through, ffmpeg decode piped as raw yuv420p into a second ffmpeg that encodes | {p.ChainFps:F1} fps; the ffmpeg-I/O pipeline runs at {p.RatioChain:F2} of it |");
         }
 
-        if (!double.IsNaN(r.EstimatorMs1080p))
+        if (r.Estimator is { } e)
         {
-            Console.WriteLine($"| blur estimator with the motion cue (a run with --report), 1920x1080, one core | {r.EstimatorMs1080p:F2} ms/frame |");
-            Console.WriteLine($"| blur estimator with the motion cue, 1280x720, one core | {r.EstimatorMs720p:F2} ms/frame |");
-            Console.WriteLine($"| blur score alone (no motion cue: a run without --report), 1920x1080, one core | {r.EstimatorScoreOnlyMs1080p:F2} ms/frame |");
+            Console.WriteLine($"| blur estimator with the motion cue (a run with --report), 1920x1080, one core | {e.Ms1080p:F2} ms/frame |");
+            Console.WriteLine($"| blur estimator with the motion cue, 1280x720, one core | {e.Ms720p:F2} ms/frame |");
+            Console.WriteLine($"| blur score alone (no motion cue: a run without --report), 1920x1080, one core | {e.ScoreOnlyMs1080p:F2} ms/frame |");
         }
         foreach (BatchFigure b in r.Batches)
         {

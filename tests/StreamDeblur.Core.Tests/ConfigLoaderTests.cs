@@ -34,6 +34,7 @@ public sealed class ConfigLoaderTests
     [InlineData("""{ "model": { "execution_provider": "opencl" } }""", "model.execution_provider")]
     [InlineData("""{ "blur": { "enter_ratio": 0.7, "exit_ratio": 0.5 } }""", "blur.exit_ratio")]
     [InlineData("""{ "model": { "tile_size": 128, "tile_overlap": 64 } }""", "model.tile_overlap")]
+    [InlineData("""{ "model": { "fp16": true, "int8": true } }""", "model.int8")]
     public void InvalidValuesAreNamed(string json, string key)
     {
         StreamDeblurOptions options = ConfigLoader.Parse(json);

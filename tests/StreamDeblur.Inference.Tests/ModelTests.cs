@@ -53,14 +53,19 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
         Assert.True(maxError <= 1e-4, $"max |ORT - PyTorch| = {maxError:E2}");
     }
 
-    [Fact]
-    public void DeblurringRaisesPsnrOnHeldOutImages()
+    /// <summary>
+    /// Stated margins, on average over the first 12 held-out pairs (unseen photographs): at least +0.6 dB for
+    /// the FP32 model, which measured +0.81 dB on them, and +0.55 dB for the INT8 variant. The full results
+    /// (+0.80 and +0.75 dB on all 24 pairs) are in models/README.md; the product target of +3 dB is not met yet.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 0.6)]
+    [InlineData(true, 0.55)]
+    public void DeblurringRaisesPsnrOnHeldOutImages(bool int8, double margin)
     {
-        // Stated margin: at least +0.6 dB on average over the first 12 held-out pairs (unseen photographs);
-        // the shipped model measured +0.81 dB on them. Its full result, +0.80 dB on all 24 pairs, is in
-        // models/README.md; the product target of +3 dB is not met yet.
-        const double margin = 0.6;
-        using var stage = new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
+        var options = new ModelOptions { Metadata = TestPaths.ModelMetadata, Int8 = int8, IntraOpThreads = 2 };
+        using DeblurModel model = int8 ? DeblurModel.Load(options, NullLogger.Instance) : null!;
+        using var stage = int8 ? new DeblurStage(model, options, NullLogger.Instance) : new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
         string[] sharpFiles = Directory.GetFiles(TestPaths.TestData("eval"), "*_sharp.png").Order().Take(12).ToArray();
         Assert.NotEmpty(sharpFiles);
         double gain = 0;
@@ -116,6 +121,22 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
         using Mat a = Deblur(full, blurry);
         using Mat b = Deblur(half, blurry);
         Assert.True(Cv2.PSNR(a, b) > 40, $"FP16 vs FP32 output PSNR {Cv2.PSNR(a, b):F1} dB");
+    }
+
+    [Fact]
+    public void Int8VariantIsSmallerAndGivesACloseImage()
+    {
+        var int8Options = new ModelOptions { Metadata = TestPaths.ModelMetadata, Int8 = true, IntraOpThreads = 2 };
+        using DeblurModel int8 = DeblurModel.Load(int8Options, NullLogger.Instance);
+        Assert.NotEqual(_shipped.Model.ModelPath, int8.ModelPath);
+        Assert.True(new FileInfo(int8.ModelPath).Length < new FileInfo(_shipped.Model.ModelPath).Length * 0.35, "INT8 weights should be about a quarter of the size");
+        using Mat blurry = Cv2.ImRead(TestPaths.TestData("eval", "005_blurry.png"));
+        using var full = new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
+        using var quantised = new DeblurStage(int8, int8Options, NullLogger.Instance);
+        using Mat a = Deblur(full, blurry);
+        using Mat b = Deblur(quantised, blurry);
+        Assert.True(Cv2.PSNR(a, b) > 35, $"INT8 vs FP32 output PSNR {Cv2.PSNR(a, b):F1} dB");
+        Assert.True(Cv2.PSNR(a, b) < 60, "the INT8 output is identical to FP32's: is the INT8 file really quantised?");
     }
 
     [Fact]

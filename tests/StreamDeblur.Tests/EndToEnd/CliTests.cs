@@ -22,6 +22,26 @@ public sealed class CliTests
         Assert.Contains($"stream main: {frames} frames", result.StdOut);
     }
 
+    /// <summary>config/throughput.json as shipped (libav I/O, INT8 model), with only its output moved to a temporary folder.</summary>
+    [Fact]
+    public async Task TheThroughputProfileRunsTheSampleWithLibavAndTheInt8Model()
+    {
+        string dir = TestPaths.TempDir("cli-throughput");
+        string output = Path.Combine(dir, "sample.mkv");
+        string config = Path.Combine(dir, "throughput.json");
+        string shipped = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "config", "throughput.json"));
+        Assert.Contains("\"out/sample.mkv\"", shipped);
+        File.WriteAllText(config, shipped.Replace("\"out/sample.mkv\"", System.Text.Json.JsonSerializer.Serialize(output), StringComparison.Ordinal));
+
+        CliRunner.Result result = await CliRunner.RunAsync(TimeSpan.FromSeconds(120), "run", "--config", config);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        int frames = FfProbe.Probe(TestPaths.SampleClip).Frames;
+        Assert.Equal(frames, FfProbe.Probe(output).Frames);
+        Assert.Contains("deblur-fast.int8.onnx", result.StdOut + result.StdErr);
+        Assert.Contains($"stream sample: {frames} frames", result.StdOut);
+        Assert.Contains("45 deblurred", result.StdOut);
+    }
+
     [Theory]
     [InlineData("missing-input", 1, "input file not found")]
     [InlineData("bad-option", 2, "unknown option --inptu")]
