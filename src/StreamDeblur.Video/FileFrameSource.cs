@@ -43,74 +43,47 @@ public sealed class FileFrameSource : IFrameSource
     }
 
     public Task RunAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(() => ReadAll(output, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            .Unwrap();
+        RecordedFile.ReadToEndAsync(_path, output, () => ReadFramesAsync(output, cancellationToken), cancellationToken);
 
-    private async Task ReadAll(ChannelWriter<Frame> output, CancellationToken cancellationToken)
+    private async Task<long> ReadFramesAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
-        Exception? error = null;
+        VideoCapture capture = _capture ?? throw new InvalidOperationException("OpenAsync was not called");
+        VideoInfo info = Info;
         long sequence = 0;
-        try
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (!cancellationToken.IsCancellationRequested)
         {
-            VideoCapture capture = _capture ?? throw new InvalidOperationException("OpenAsync was not called");
-            VideoInfo info = Info;
-            long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            while (!cancellationToken.IsCancellationRequested)
+            if (!RecordedFile.WaitForPace(sequence, _paceFps, started, cancellationToken))
             {
-                if (!RecordedFile.WaitForPace(sequence, _paceFps, started, cancellationToken))
-                {
-                    break;
-                }
-
-                var image = new Mat();
-                if (!capture.Read(image) || image.Empty())
-                {
-                    image.Dispose();
-                    break;
-                }
-
-                Mat bgr = FrameFormat.ToBgr8(image, _streamId, _logger);
-                double posMs = capture.Get(VideoCaptureProperties.PosMsec);
-                TimeSpan timestamp = sequence > 0 && posMs <= 0
-                    ? TimeSpan.FromSeconds(sequence / info.FramesPerSecond)
-                    : TimeSpan.FromMilliseconds(Math.Max(0, posMs));
-                var frame = new Frame(_streamId, sequence, timestamp, bgr);
-                sequence++;
-                PipelineMetrics.FramesRead.WithLabels(_streamId).Inc();
-                try
-                {
-                    await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    frame.Dispose();
-                    throw;
-                }
+                break;
             }
 
-            if (info.FrameCount > 0 && sequence < info.FrameCount - 1 && !cancellationToken.IsCancellationRequested)
+            var image = new Mat();
+            if (!capture.Read(image) || image.Empty())
             {
-                _logger.LogWarning(
-                    "stream {Stream}: decoding stopped after {Read} of {Expected} frames: the file is truncated or corrupt; everything decoded was kept",
-                    _streamId, sequence, info.FrameCount);
+                image.Dispose();
+                break;
             }
 
-            if (sequence == 0 && !cancellationToken.IsCancellationRequested)
-            {
-                error = new SourceException($"input has no decodable frame (corrupt video?): {_path}");
-            }
+            Mat bgr = FrameFormat.ToBgr8(image, _streamId, _logger);
+            double posMs = capture.Get(VideoCaptureProperties.PosMsec);
+            TimeSpan timestamp = sequence > 0 && posMs <= 0
+                ? TimeSpan.FromSeconds(sequence / info.FramesPerSecond)
+                : TimeSpan.FromMilliseconds(Math.Max(0, posMs));
+            var frame = new Frame(_streamId, sequence, timestamp, bgr);
+            sequence++;
+            PipelineMetrics.FramesRead.WithLabels(_streamId).Inc();
+            await RecordedFile.HandOverAsync(output, frame, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+        if (info.FrameCount > 0 && sequence < info.FrameCount - 1 && !cancellationToken.IsCancellationRequested)
         {
+            _logger.LogWarning(
+                "stream {Stream}: decoding stopped after {Read} of {Expected} frames: the file is truncated or corrupt; everything decoded was kept",
+                _streamId, sequence, info.FrameCount);
         }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-        finally
-        {
-            output.TryComplete(error);
-        }
+
+        return sequence;
     }
 
     public ValueTask DisposeAsync()

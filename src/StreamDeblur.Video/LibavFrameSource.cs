@@ -43,78 +43,48 @@ public sealed class LibavFrameSource : IFrameSource
     }
 
     public Task RunAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(() => ReadAll(output, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            .Unwrap();
+        RecordedFile.ReadToEndAsync(_path, output, () => ReadFramesAsync(output, cancellationToken), cancellationToken);
 
-    private async Task ReadAll(ChannelWriter<Frame> output, CancellationToken cancellationToken)
+    private async Task<long> ReadFramesAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
-        Exception? error = null;
+        LibavDecoder decoder = _decoder ?? throw new InvalidOperationException("OpenAsync was not called");
+        VideoInfo info = Info;
+        var size = new Size(info.Width, info.Height);
+        PixelLayout layout = Frame.PreferredPipeLayout(size);
+        using var buffers = new FrameBufferPool(layout, size, maxRetained: 64);
         long sequence = 0;
-        try
+        long started = Stopwatch.GetTimestamp();
+        long firstFrameAt = 0;
+        while (!cancellationToken.IsCancellationRequested)
         {
-            LibavDecoder decoder = _decoder ?? throw new InvalidOperationException("OpenAsync was not called");
-            VideoInfo info = Info;
-            var size = new Size(info.Width, info.Height);
-            PixelLayout layout = Frame.PreferredPipeLayout(size);
-            using var buffers = new FrameBufferPool(layout, size, maxRetained: 64);
-            long started = Stopwatch.GetTimestamp();
-            long firstFrameAt = 0;
-            while (!cancellationToken.IsCancellationRequested)
+            if (!RecordedFile.WaitForPace(sequence, _paceFps, started, cancellationToken))
             {
-                if (!RecordedFile.WaitForPace(sequence, _paceFps, started, cancellationToken))
-                {
-                    break;
-                }
-
-                Mat image = buffers.Rent();
-                if (!decoder.ReadInto(image, layout, size))
-                {
-                    buffers.Return(image);
-                    break;
-                }
-
-                firstFrameAt = firstFrameAt == 0 ? Stopwatch.GetTimestamp() : firstFrameAt;
-                TimeSpan timestamp = _isLive ? Stopwatch.GetElapsedTime(firstFrameAt) : TimeSpan.FromSeconds(sequence / info.FramesPerSecond);
-                var frame = new Frame(_streamId, sequence, timestamp, image, layout, buffers);
-                sequence++;
-                PipelineMetrics.FramesRead.WithLabels(_streamId).Inc();
-                if (!output.TryWrite(frame))
-                {
-                    try
-                    {
-                        await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        frame.Dispose();
-                        throw;
-                    }
-                }
+                break;
             }
 
-            if (decoder.DecodeErrors > 0 || (info.FrameCount > 0 && sequence < info.FrameCount - 1 && !cancellationToken.IsCancellationRequested))
+            Mat image = buffers.Rent();
+            if (!decoder.ReadInto(image, layout, size))
             {
-                _logger.LogWarning(
-                    "stream {Stream}: libav read {Read} of {Expected} frames with {Errors} errors ({First}): the file is truncated or corrupt; everything decoded was kept",
-                    _streamId, sequence, info.FrameCount, decoder.DecodeErrors, decoder.FirstDecodeError ?? "none");
+                buffers.Return(image);
+                break;
             }
 
-            if (sequence == 0 && !cancellationToken.IsCancellationRequested)
-            {
-                error = new SourceException($"input has no decodable frame (corrupt video?): {_path}");
-            }
+            firstFrameAt = firstFrameAt == 0 ? Stopwatch.GetTimestamp() : firstFrameAt;
+            TimeSpan timestamp = _isLive ? Stopwatch.GetElapsedTime(firstFrameAt) : TimeSpan.FromSeconds(sequence / info.FramesPerSecond);
+            var frame = new Frame(_streamId, sequence, timestamp, image, layout, buffers);
+            sequence++;
+            PipelineMetrics.FramesRead.WithLabels(_streamId).Inc();
+            await RecordedFile.HandOverAsync(output, frame, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+        if (decoder.DecodeErrors > 0 || (info.FrameCount > 0 && sequence < info.FrameCount - 1 && !cancellationToken.IsCancellationRequested))
         {
+            _logger.LogWarning(
+                "stream {Stream}: libav read {Read} of {Expected} frames with {Errors} errors ({First}): the file is truncated or corrupt; everything decoded was kept",
+                _streamId, sequence, info.FrameCount, decoder.DecodeErrors, decoder.FirstDecodeError ?? "none");
         }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-        finally
-        {
-            output.TryComplete(error);
-        }
+
+        return sequence;
     }
 
     public ValueTask DisposeAsync()

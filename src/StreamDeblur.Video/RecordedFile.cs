@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace StreamDeblur.Video;
@@ -58,5 +59,58 @@ internal static class RecordedFile
 
         TimeSpan due = TimeSpan.FromSeconds(sequence / paceFps) - Stopwatch.GetElapsedTime(startedTimestamp);
         return due <= TimeSpan.Zero || !cancellationToken.WaitHandle.WaitOne(due);
+    }
+
+    /// <summary>
+    /// Runs a source's read loop (<paramref name="readFrames"/>, which returns how many frames it wrote) on a
+    /// thread of its own, since decoding blocks, and completes <paramref name="output"/>: cleanly at the end or on
+    /// cancellation, with the error otherwise, and with a <see cref="SourceException"/> when the file gave no frame.
+    /// </summary>
+    public static Task ReadToEndAsync(string path, ChannelWriter<Frame> output, Func<Task<long>> readFrames, CancellationToken cancellationToken) =>
+        // CancellationToken.None: even when cancelled before it starts, the loop must run to complete the channel.
+        Task.Factory.StartNew(() => ReadAndCompleteAsync(path, output, readFrames, cancellationToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .Unwrap();
+
+    private static async Task ReadAndCompleteAsync(string path, ChannelWriter<Frame> output, Func<Task<long>> readFrames, CancellationToken cancellationToken)
+    {
+        Exception? error = null;
+        try
+        {
+            long frames = await readFrames().ConfigureAwait(false);
+            if (frames == 0 && !cancellationToken.IsCancellationRequested)
+            {
+                error = new SourceException($"input has no decodable frame (corrupt video?): {path}");
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            output.TryComplete(error);
+        }
+    }
+
+    /// <summary>Hands a frame to the next stage, or disposes it if the hand-over fails.</summary>
+    public static async ValueTask HandOverAsync(ChannelWriter<Frame> output, Frame frame, CancellationToken cancellationToken)
+    {
+        if (output.TryWrite(frame))
+        {
+            return;
+        }
+
+        try
+        {
+            await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
     }
 }
