@@ -24,6 +24,7 @@ public sealed class FfmpegFileSink : IFileSink
     private Size _frameSize;
     private Size _size;
     private readonly Mat _scratch = new();
+    private readonly Mat _padded = new();
     private PixelLayout _layout;
     private bool _started;
 
@@ -56,11 +57,8 @@ public sealed class FfmpegFileSink : IFileSink
         }
         else
         {
-            // Odd frame size: scale to the probed size if the source changed, then pad by replication.
-            frame.CopyTo(_scratch, PixelLayout.Bgr24, _frameSize);
-            using var padded = new Mat();
-            Cv2.CopyMakeBorder(_scratch, padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
-            WriteRaw(padded);
+            // Odd frame size: the pipe carries BGR, padded to even sides.
+            WriteRaw(VideoFileSink.PadToEncodedSize(frame, _frameSize, _scratch, _padded));
         }
 
         FramesWritten++;
@@ -151,5 +149,6 @@ public sealed class FfmpegFileSink : IFileSink
     {
         Complete();
         _scratch.Dispose();
+        _padded.Dispose();
     }
 }

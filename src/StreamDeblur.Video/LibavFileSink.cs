@@ -64,10 +64,8 @@ public sealed unsafe class LibavFileSink : IFileSink
         }
         else
         {
-            // Odd frame size: scale to the first frame's size if the source changed, pad by replication, convert.
-            frame.CopyTo(_scratch, PixelLayout.Bgr24, _frameSize);
-            Cv2.CopyMakeBorder(_scratch, _padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
-            Cv2.CvtColor(_padded, _i420, ColorConversionCodes.BGR2YUV_I420);
+            // Odd frame size: padded to even sides in BGR, then converted for the encoder.
+            Cv2.CvtColor(VideoFileSink.PadToEncodedSize(frame, _frameSize, _scratch, _padded), _i420, ColorConversionCodes.BGR2YUV_I420);
             pixels = _i420;
         }
 

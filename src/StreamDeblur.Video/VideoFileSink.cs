@@ -22,6 +22,8 @@ public sealed class VideoFileSink : IFileSink
     private Size _size;
     private long _framesInSegment;
     private bool _warnedResize;
+    private readonly Mat _scratch = new();
+    private readonly Mat _padded = new();
 
     public VideoFileSink(string streamId, string path, double fps, double segmentSeconds, ILogger logger, string fourcc = "mp4v")
     {
@@ -45,34 +47,18 @@ public sealed class VideoFileSink : IFileSink
             StartSegment(_writer is null ? frame.Size : _frameSize);
         }
 
-        Mat image = frame.ToBgr(); // OpenCV's writer takes BGR; the sink owns the frame now
-        if (image.Size() == _frameSize && _size != _frameSize)
-        {
-            // Odd width or height: pad one replicated pixel, as MPEG-4's 4:2:0 needs even sizes.
-            using var padded = new Mat();
-            Cv2.CopyMakeBorder(image, padded, 0, _size.Height - image.Height, 0, _size.Width - image.Width, BorderTypes.Replicate);
-            _writer!.Write(padded);
-        }
-        else if (image.Size() != _frameSize)
+        if (frame.Size != _frameSize && !_warnedResize)
         {
             // A live source may come back at another resolution; the file keeps its first size.
-            if (!_warnedResize)
-            {
-                _logger.LogWarning("stream {Stream}: frame size changed from {Old} to {New}; scaling to the output's size", _streamId, _frameSize, image.Size());
-                _warnedResize = true;
-            }
-
-            using var resized = new Mat();
-            Cv2.Resize(image, resized, _frameSize);
-            using var padded = new Mat();
-            Cv2.CopyMakeBorder(resized, padded, 0, _size.Height - _frameSize.Height, 0, _size.Width - _frameSize.Width, BorderTypes.Replicate);
-            _writer!.Write(padded);
-        }
-        else
-        {
-            _writer!.Write(image);
+            _logger.LogWarning("stream {Stream}: frame size changed from {Old} to {New}; scaling to the output's size", _streamId, _frameSize, frame.Size);
+            _warnedResize = true;
         }
 
+        // OpenCV's writer takes BGR. The caller keeps the frame, so an I420 frame is converted into scratch.
+        // Odd width or height: one replicated pixel of padding, as MPEG-4's 4:2:0 needs even sizes.
+        _writer!.Write(frame.Size == _frameSize && _size == _frameSize
+            ? frame.PixelsAs(PixelLayout.Bgr24, _frameSize, _scratch)
+            : PadToEncodedSize(frame, _frameSize, _scratch, _padded));
         _framesInSegment++;
         FramesWritten++;
     }
@@ -98,6 +84,19 @@ public sealed class VideoFileSink : IFileSink
     }
 
     /// <summary>The size the file is encoded at: the frame size rounded up to even numbers.</summary>
+    /// <summary>
+    /// An odd-sized frame as the ffmpeg and libav sinks encode it: in BGR, scaled to <paramref name="frameSize"/>
+    /// (the output's first frame size) if the source changed, and padded by one replicated pixel to
+    /// <see cref="EncodedSize"/>. Returns <paramref name="padded"/>.
+    /// </summary>
+    internal static Mat PadToEncodedSize(Frame frame, Size frameSize, Mat scratch, Mat padded)
+    {
+        frame.CopyTo(scratch, PixelLayout.Bgr24, frameSize);
+        Size size = EncodedSize(frameSize);
+        Cv2.CopyMakeBorder(scratch, padded, 0, size.Height - frameSize.Height, 0, size.Width - frameSize.Width, BorderTypes.Replicate);
+        return padded;
+    }
+
     public static Size EncodedSize(Size frameSize) => new(frameSize.Width + (frameSize.Width & 1), frameSize.Height + (frameSize.Height & 1));
 
     /// <summary>Where segment <paramref name="index"/> of <paramref name="path"/> goes: name_00000.ext.</summary>
@@ -116,5 +115,10 @@ public sealed class VideoFileSink : IFileSink
         _writer = null;
     }
 
-    public void Dispose() => Complete();
+    public void Dispose()
+    {
+        Complete();
+        _scratch.Dispose();
+        _padded.Dispose();
+    }
 }

@@ -86,18 +86,9 @@ public sealed class PreviewSink(string streamId) : IFrameSink
         }
 
         _lastEncoded = DateTime.UtcNow;
-        byte[] jpeg;
-        if (frame.Layout == PixelLayout.Bgr24)
-        {
-            Cv2.ImEncode(".jpg", frame.Image, out jpeg, s_jpegParams);
-        }
-        else
-        {
-            // The frame belongs to the encoder, so convert a copy rather than the frame itself.
-            using var bgr = new Mat();
-            frame.CopyTo(bgr, PixelLayout.Bgr24, frame.Size);
-            Cv2.ImEncode(".jpg", bgr, out jpeg, s_jpegParams);
-        }
+        // The frame belongs to the encoder: an I420 frame is converted into a copy, never in place.
+        using var scratch = new Mat();
+        Cv2.ImEncode(".jpg", frame.PixelsAs(PixelLayout.Bgr24, frame.Size, scratch), out byte[] jpeg, s_jpegParams);
 
         Volatile.Write(ref _latest.Jpeg, jpeg);
         Interlocked.Increment(ref _latest.Version);
