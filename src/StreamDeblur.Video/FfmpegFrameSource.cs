@@ -189,15 +189,11 @@ public sealed class FfmpegFrameSource : IFrameSource
         {
             if (_paceFps > 0)
             {
-                TimeSpan due = TimeSpan.FromSeconds(framesThisSession / _paceFps) - Stopwatch.GetElapsedTime(sessionStart);
-                if (due > TimeSpan.Zero)
-                {
-                    // A chosen wait, not a silent source: keep the stall watchdog out of it.
-                    Volatile.Write(ref writing, true);
-                    cancellationToken.WaitHandle.WaitOne(due);
-                    Interlocked.Exchange(ref lastProgress, Stopwatch.GetTimestamp());
-                    Volatile.Write(ref writing, false);
-                }
+                // A chosen wait, not a silent source: keep the stall watchdog out of it.
+                Volatile.Write(ref writing, true);
+                RecordedFile.WaitForPace(framesThisSession, _paceFps, sessionStart, cancellationToken);
+                Interlocked.Exchange(ref lastProgress, Stopwatch.GetTimestamp());
+                Volatile.Write(ref writing, false);
             }
 
             Mat image = buffers.Rent();

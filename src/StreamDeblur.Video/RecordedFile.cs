@@ -4,7 +4,10 @@ using Microsoft.Extensions.Logging;
 
 namespace StreamDeblur.Video;
 
-/// <summary>The checks and the replay pacing that every recorded-file source shares (OpenCV and libav).</summary>
+/// <summary>
+/// The checks, the replay pacing and the read loop that the recorded-file sources share (OpenCV and libav;
+/// the ffmpeg child source paces with it too).
+/// </summary>
 internal static class RecordedFile
 {
     private const double FallbackFps = 25;
