@@ -55,12 +55,15 @@ def quantise(model, ranges, keep_float=()):
     new_nodes, new_inits = [], []
     dq_of = {}
 
+    def activation_scale(name):
+        low, high = ranges[name]
+        return max(high - low, 1e-8) / 255.0
+
     def activation(name):
         if name in dq_of:
             return dq_of[name]
-        low, high = ranges[name]
-        scale = max(high - low, 1e-8) / 255.0
-        zero = int(np.clip(round(-low / scale), 0, 255))
+        scale = activation_scale(name)
+        zero = int(np.clip(round(-ranges[name][0] / scale), 0, 255))
         s, z = name + "_scale", name + "_zero"
         new_inits.append(numpy_helper.from_array(np.array(scale, np.float32), s))
         new_inits.append(numpy_helper.from_array(np.array(zero, np.uint8), z))
@@ -76,7 +79,7 @@ def quantise(model, ranges, keep_float=()):
         inputs = list(node.input)
         if node.op_type == "Conv":
             x = inputs[0]
-            x_scale = max(ranges[x][1] - ranges[x][0], 1e-8) / 255.0
+            x_scale = activation_scale(x)  # the bias scale must be the input's scale times the weight's
             w = numpy_helper.to_array(inits[inputs[1]]).astype(np.float32)
             w_scale = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(axis=1), 1e-8) / 127.0
             wq = np.clip(np.round(w / w_scale[:, None, None, None]), -127, 127).astype(np.int8)
