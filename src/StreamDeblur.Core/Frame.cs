@@ -143,7 +143,9 @@ public sealed class Frame : IDisposable
     /// A new header on the luma plane for I420 frames, or on the BGR image: what the blur estimator reads.
     /// No pixels are copied; dispose the header.
     /// </summary>
+#pragma warning disable OCVS004 // the header is the return value: the caller disposes it, as documented above
     public Mat AnalysisView() => Layout == PixelLayout.I420 ? Image.RowRange(0, Height) : new Mat(Image, new Rect(0, 0, Width, Height));
+#pragma warning restore OCVS004
 
     /// <summary>
     /// Writes the frame's pixels into <paramref name="destination"/> in <paramref name="layout"/> at

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using StreamDeblur.Inference;
+using StreamDeblur.Video.Libav;
 
 namespace StreamDeblur.App;
 
@@ -29,6 +30,11 @@ public static class RunCommand
 
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; RequestStop("SIGINT"); });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; RequestStop("SIGTERM"); });
+
+        if (options.Streams.Any(s => s.Decoder == "libav" || s.Encoder == "libav"))
+        {
+            LibavLog.RouteTo(loggers.CreateLogger("libav"));
+        }
 
         var state = new PipelineState();
         foreach (StreamOptions stream in options.Streams)

@@ -155,6 +155,8 @@ internal static unsafe partial class LibavNative
 
     [LibraryImport(Util)] public static partial int avutil_version();
     [LibraryImport(Util)] public static partial void av_log_set_level(int level);
+    [LibraryImport(Util)] public static partial void av_log_set_callback(delegate* unmanaged[Cdecl]<void*, int, byte*, void*, void> callback);
+    [LibraryImport(Util)] public static partial int av_log_format_line2(void* context, int level, byte* format, void* arguments, byte* line, int lineSize, int* printPrefix);
     [LibraryImport(Util)] public static partial int av_strerror(int error, byte* buffer, nuint size);
     [LibraryImport(Util)] public static partial void* av_frame_alloc();
     [LibraryImport(Util)] public static partial void av_frame_free(void** frame);

@@ -90,6 +90,32 @@ public sealed class HostileInputTests
         }
     }
 
+    /// <summary>
+    /// libav's own messages about the damage stay out of the default log (the counted warning covers them)
+    /// and come into the structured log, under the "libav" category, at --log-level debug.
+    /// </summary>
+    [Fact]
+    public async Task LibavMessagesAboutADamagedFileAreInTheDebugLogOnly()
+    {
+        string dir = TestPaths.TempDir("ops-libav-log");
+        string hostile = HostileFile("corrupt-block", dir);
+        string config = WriteConfig(dir, $$"""
+            { "streams": [ { "id": "bad", "input": {{Json(hostile)}}, "output": {{Json(Path.Combine(dir, "bad.mkv"))}}, "decoder": "libav", "encoder": "libav" } ],
+              "model": { "metadata": {{Json(TestPaths.ModelMetadata)}} }, "blur": { "mode": "none" } }
+            """);
+
+        CliRunner.Result quiet = await CliRunner.RunAsync(s_timeout, "run", "--config", config);
+        CliRunner.Result debug = await CliRunner.RunAsync(s_timeout, "run", "--config", config, "--log-level", "debug");
+
+        Assert.Equal(0, quiet.ExitCode);
+        Assert.Contains("truncated or corrupt", quiet.StdErr);
+        Assert.DoesNotContain("[h264 @", quiet.StdErr); // neither routed nor printed raw by libav
+        Assert.Equal(0, debug.ExitCode);
+        string[] libavLines = debug.StdErr.Split('\n').Where(l => l.Contains("libav error: [h264 @", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(libavLines);
+        Assert.All(libavLines, l => Assert.Contains("dbug: libav", l)); // one structured line each, at Debug
+    }
+
     /// <summary>An output that cannot be written ends its stream at once with a line naming it; the other stream is whole.</summary>
     [Theory]
     [InlineData("opencv", "no-folder")]
