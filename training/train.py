@@ -98,6 +98,13 @@ def main():
     ap.add_argument("--init", default=None, help="initialise weights from a checkpoint (new schedule)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", default=None, help="JSON model config")
+    ap.add_argument("--online", type=int, default=0, metavar="KERNELS",
+                    help="draw fresh pairs every step from the cache's training images (online.py), with a bank "
+                         "of this many kernels; 0 = use the cache's fixed pairs")
+    ap.add_argument("--synthetic", type=float, default=0.0,
+                    help="with --online: the fraction of crops that are synthetic dead-leaves scenes")
+    ap.add_argument("--colour-jitter", action="store_true",
+                    help="with --online: new channel order, gamma and contrast for half the photographic crops")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -111,12 +118,22 @@ def main():
         device = a.device
     os.makedirs(a.out, exist_ok=True)
 
-    S = np.load(os.path.join(a.cache, "train_sharp.npy"), mmap_mode="r")
-    Y = np.load(os.path.join(a.cache, "train_blur.npy"), mmap_mode="r")
-    S, Y = np.asarray(S), np.asarray(Y)
     VS = np.load(os.path.join(a.cache, "val_sharp.npy"))
     VY = np.load(os.path.join(a.cache, "val_blur.npy"))
-    print(f"train pairs {len(S)}  val pairs {len(VS)}  device {device}", flush=True)
+    if a.online:
+        from online import OnlineDegrader, kernel_bank, load_train_images
+        images = load_train_images(a.cache)
+        degrader = OnlineDegrader(images, a.crop, kernel_bank(a.online, a.seed + 1), a.seed + 2,
+                                  synthetic_fraction=a.synthetic, colour_jitter=a.colour_jitter)
+        next_batch = lambda: degrader.batch(a.batch)  # noqa: E731
+        print(f"online pairs from {len(images)} training images, {a.online} kernels  val pairs {len(VS)}  "
+              f"device {device}", flush=True)
+    else:
+        S = np.load(os.path.join(a.cache, "train_sharp.npy"), mmap_mode="r")
+        Y = np.load(os.path.join(a.cache, "train_blur.npy"), mmap_mode="r")
+        S, Y = np.asarray(S), np.asarray(Y)
+        next_batch = lambda: sample_batch(S, Y, a.batch, a.crop, rng)  # noqa: E731
+        print(f"train pairs {len(S)}  val pairs {len(VS)}  device {device}", flush=True)
 
     cfg = json.loads(a.config) if a.config else DEFAULT_CFG
     if a.init:
@@ -152,7 +169,7 @@ def main():
             lr *= (step + 1) / a.warmup
         for g in opt.param_groups:
             g["lr"] = lr
-        s, y = sample_batch(S, Y, a.batch, a.crop, rng)
+        s, y = next_batch()
         s, y = to_tensor(s, device), to_tensor(y, device)
         out = model(y)
         loss = F.l1_loss(out, s)
