@@ -24,6 +24,13 @@ import cv2
 
 KSIZE = 33  # fixed odd kernel support (max extent 21 px + defocus + margin)
 
+# Sensor noise and compression after the blur; online.py applies the same ones to whole batches.
+MAX_SIGMA = 0.02  # Gaussian read noise, sigma drawn from [0, MAX_SIGMA]
+MAX_POISSON = 0.002  # shot-noise gain, drawn from [0, MAX_POISSON] for half of the images
+POISSON_PROB = 0.5
+JPEG_PROB = 0.85
+JPEG_QUALITY = (40, 90)
+
 
 # ----------------------------------------------------------------------------
 # rasterisation helpers
@@ -175,10 +182,10 @@ def apply_kernel(img, k):
     return cv2.filter2D(img, -1, cv2.flip(k, -1), borderType=cv2.BORDER_REFLECT)
 
 
-def add_noise(x, rng, max_sigma=0.02, max_poisson=0.002):
+def add_noise(x, rng, max_sigma=MAX_SIGMA, max_poisson=MAX_POISSON):
     """Poisson-Gaussian noise on float image in [0,1]."""
     sigma = rng.uniform(0.0, max_sigma)
-    a = rng.uniform(0.0, max_poisson) if rng.random() < 0.5 else 0.0
+    a = rng.uniform(0.0, max_poisson) if rng.random() < POISSON_PROB else 0.0
     std = np.sqrt(a * np.clip(x, 0, 1) + sigma ** 2)
     return x + std * rng.standard_normal(x.shape).astype(np.float32), {"sigma": round(sigma, 4), "poisson": round(a, 5)}
 
@@ -189,7 +196,7 @@ def jpeg(img_u8, q):
 
 
 def degrade(sharp_u8, rng, kernel=None, min_len=3.0, max_len=21.0, allow_identity=False,
-            noise=True, jpeg_prob=0.85, q_range=(40, 90)):
+            noise=True, jpeg_prob=JPEG_PROB, q_range=JPEG_QUALITY):
     """Blur + noise + JPEG a sharp uint8 BGR image.
     Returns (blurred uint8 BGR, kernel float32, info dict)."""
     if kernel is None:

@@ -30,14 +30,20 @@ import blur as B  # noqa: E402
 import make_dataset as D  # noqa: E402
 
 
-def load_train_images(cache_dir):
-    """The training images of the split recorded in cache_dir/split.json (val and test stay out)."""
+def load_split_images(cache_dir, split_name):
+    """(group, image) for every image of one split (train, val or test) recorded in cache_dir/split.json,
+    with the clip-frame sampling the cache was built with."""
     with open(os.path.join(cache_dir, "split.json")) as f:
         split = json.load(f)
     with open(os.path.join(cache_dir, "stats.json")) as f:
         stats = json.load(f)
     D.VIDEO_EVERY, D.VIDEO_MAX = stats["video_every"], stats["video_max"]
-    return [im for _, im in D.load_images(split["train"])]
+    return D.load_images(split[split_name])
+
+
+def load_train_images(cache_dir):
+    """The training images of the cache's split (val and test stay out)."""
+    return [im for _, im in load_split_images(cache_dir, "train")]
 
 
 def kernel_bank(count, seed):
@@ -49,7 +55,7 @@ class OnlineDegrader:
     """Draws batches of (sharp, blurred) uint8 NHWC BGR crops, each pair new."""
 
     def __init__(self, images, crop, kernels, seed, min_short=480, max_short=1080,
-                 jpeg_prob=0.85, q_range=(40, 90), max_sigma=0.02, max_poisson=0.002,
+                 jpeg_prob=B.JPEG_PROB, q_range=B.JPEG_QUALITY, max_sigma=B.MAX_SIGMA, max_poisson=B.MAX_POISSON,
                  synthetic_fraction=0.0, colour_jitter=False):
         self.images = images
         self.crop = crop
@@ -151,7 +157,7 @@ class OnlineDegrader:
         y = y[:, :, m:m + c + 8, m:m + c + 8]  # the part the FFT's wrap-around did not reach
         # Poisson-Gaussian noise, per sample (blur.add_noise)
         sigma = torch.from_numpy(rng.uniform(0.0, self.max_sigma, n)).float()
-        gain = torch.from_numpy(np.where(rng.random(n) < 0.5, rng.uniform(0.0, self.max_poisson, n), 0.0)).float()
+        gain = torch.from_numpy(np.where(rng.random(n) < B.POISSON_PROB, rng.uniform(0.0, self.max_poisson, n), 0.0)).float()
         std = torch.sqrt(gain[:, None, None, None] * y.clamp(0, 1) + sigma[:, None, None, None] ** 2)
         y = y + std * torch.randn(y.shape, generator=torch.Generator().manual_seed(int(rng.integers(2**62))))
         blurred = (y * 255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy().copy()

@@ -7,7 +7,6 @@ images themselves.
 
   /usr/bin/python3 training/per_image_gain.py training/checkpoints/dense/best.pt
 """
-import json
 import os
 import sys
 
@@ -15,9 +14,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_dataset as D  # noqa: E402
 from model import build  # noqa: E402
-from online import OnlineDegrader, kernel_bank  # noqa: E402
+from online import OnlineDegrader, kernel_bank, load_split_images  # noqa: E402
 
 
 def pooled_gain(out, blurry, sharp):
@@ -27,9 +25,9 @@ def pooled_gain(out, blurry, sharp):
     return 10 * np.log10(max(mse_in, 1e-12) / max(mse_out, 1e-12))
 
 
-def gains_by_source(model, entries, bank, pairs=12):
+def gains_by_source(model, images, bank, pairs=12):
     out = {}
-    for group, image in D.load_images(entries):
+    for group, image in images:
         degrader = OnlineDegrader([image], 128, bank, seed=7)
         sharp, blurry = degrader.batch(pairs)
         x = torch.from_numpy(blurry).permute(0, 3, 1, 2).float() / 255
@@ -47,15 +45,10 @@ def main():
     model.load_state_dict(ckpt["ema"])
     model.eval()
     cache = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache_v2")
-    with open(os.path.join(cache, "split.json")) as f:
-        split = json.load(f)
-    with open(os.path.join(cache, "stats.json")) as f:
-        stats = json.load(f)
-    D.VIDEO_EVERY, D.VIDEO_MAX = stats["video_every"], stats["video_max"]
     bank = kernel_bank(1000, 5)
     bank = bank[bank.max(axis=(1, 2)) < 0.9]  # no near-identity kernels: val and test have none
     for name in ("train", "val", "test"):
-        by_source = gains_by_source(model, split[name], bank)
+        by_source = gains_by_source(model, load_split_images(cache, name), bank)
         every = [g for v in by_source.values() for g in v]
         parts = "  ".join(f"{k} {np.median(v):+.2f} (n={len(v)})" for k, v in by_source.items())
         print(f"{name:5s} median over images {np.median(every):+.2f} dB (n={len(every)})   {parts}", flush=True)
