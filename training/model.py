@@ -148,14 +148,24 @@ class DenseUNet(nn.Module):
           -> [down: 2x2 s2 conv + LeakyReLU] -> [res blocks] ...             levels 1.. (H/4, H/8, ...)
           -> up (1x1 conv + PixelShuffle) + skip -> [res blocks] ... back to level 0
           -> conv3x3 (w0 -> 12) -> PixelShuffle(2) -> + x -> clamp[0,1]
+
+    enc[0] and dec[0] > 0 put blocks at half resolution, on space-to-depth features that still carry every
+    full-resolution pixel (version 3). frames=2 is the fixed-camera variant: it also takes the last sharp
+    frame of the same camera, aligned to this one, and adds its space-to-depth features to the stem's input;
+    the residual and the output stay those of the blurry frame.
     """
 
-    def __init__(self, widths=(16, 32, 64, 128), enc=(0, 1, 1), middle=2, dec=(0, 1, 1), arch="dense"):
+    def __init__(self, widths=(16, 32, 64, 128), enc=(0, 1, 1), middle=2, dec=(0, 1, 1), arch="dense", frames=1):
         super().__init__()
         assert len(enc) == len(dec) == len(widths) - 1
+        assert frames in (1, 2)
         self.config = dict(arch="dense", widths=list(widths), enc=list(enc), middle=middle, dec=list(dec))
+        if frames == 2:
+            self.config["frames"] = 2
+        self.frames = frames
         self.unshuffle = nn.PixelUnshuffle(2)
-        self.intro = nn.Conv2d(12, widths[0], 3, padding=1)
+        # frames=2: the aligned reference frame enters beside the blurry one (space-to-depth of both)
+        self.intro = nn.Conv2d(12 * frames, widths[0], 3, padding=1)
         self.encoders = nn.ModuleList()
         self.downs = nn.ModuleList()
         for i, n in enumerate(enc):
@@ -172,8 +182,11 @@ class DenseUNet(nn.Module):
         self.shuffle = nn.PixelShuffle(2)
         self.pad_multiple = 2 ** len(widths)
 
-    def forward(self, inp):
-        x = self.intro(self.unshuffle(inp))
+    def forward(self, inp, reference=None):
+        x = self.unshuffle(inp)
+        if self.frames == 2:
+            x = torch.cat([x, self.unshuffle(reference)], 1)
+        x = self.intro(x)
         skips = []
         for e, d in zip(self.encoders, self.downs):
             x = e(x)
