@@ -90,8 +90,12 @@ def training_images(datasets, data, split):
     return loaded, weights
 
 
-def _worker(images, weights, options, start, queue, stop):
+def _worker(datasets, options, start, queue, stop):
+    """The pair generator, in a process of its own (spawned, not forked: a fork after OpenMP has run deadlocks)."""
     torch.set_num_threads(1)
+    loaded, weights = training_images(datasets, options["data"], "train")
+    images = [im for _, _, im in loaded]
+    del loaded
     t = options["train"]
     gen = degrade.PairGenerator(images, t["crop"], t["seed"], degrade.Degradation.from_dict(options["degradation"]),
                                 weights, options["data"]["min_short"], options["data"]["max_short"])
@@ -199,6 +203,9 @@ def main():
     torch.set_num_threads(threads)
 
     # the model, its EMA and the optimiser
+    torch.manual_seed(t["seed"])
+    np.random.seed(t["seed"])
+    random.seed(t["seed"])
     model = build(options["model"])
     if state is None and options.get("init"):
         init = torch.load(options["init"], map_location="cpu")
@@ -218,31 +225,28 @@ def main():
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         step, best = state["step"], state.get("best_val", -1.0)
-    else:
-        torch.manual_seed(t["seed"])
-        np.random.seed(t["seed"])
-        random.seed(t["seed"])
 
-    # data: the manifest of what this run reads, the worker, the fixed val pairs
-    loaded, weights = training_images(a.datasets, options["data"], "train")
+    # data: the worker, the manifest of what this run reads, the fixed val pairs
+    ctx = mp.get_context("spawn")
+    queue, stop = ctx.Queue(maxsize=3), ctx.Event()
+    worker = ctx.Process(target=_worker, args=(a.datasets, options, step, queue, stop), daemon=True)
+    worker.start()
+    loaded, _ = training_images(a.datasets, options["data"], "train")
     val_loaded, _ = training_images(a.datasets, options["data"], "val")
     manifest = os.path.join(a.out, "manifest.json")
     if not os.path.exists(manifest):
         sources.write_manifest(manifest, [(s, i) for s, i, _ in loaded + val_loaded], a.datasets,
                                f"training and validation images of {a.out}")
-    images = [im for _, _, im in loaded]
+    train_count = len(loaded)
+    del loaded
     val_gen = degrade.PairGenerator([im for _, _, im in val_loaded], t["crop"], 10 ** 6 + t["seed"],
                                     degrade.Degradation.from_dict(options["degradation"]))
     vb = [val_gen.batch(i, 8) for i in range(t["val_pairs"] // 8)]
     val = (np.concatenate([b[0] for b in vb]), np.concatenate([b[1] for b in vb]))
     nparams = sum(p.numel() for p in model.parameters())
-    print(f"{len(images)} training images and frames, {len(val[0])} val pairs, {nparams} parameters, "
+    print(f"{train_count} training images and frames, {len(val[0])} val pairs, {nparams} parameters, "
           f"{threads} threads; steps {step} -> {end}", flush=True)
 
-    ctx = mp.get_context("fork")
-    queue, stop = ctx.Queue(maxsize=3), ctx.Event()
-    worker = ctx.Process(target=_worker, args=(images, weights, options, step, queue, stop), daemon=True)
-    worker.start()
 
     stopping = {"now": False}
 
