@@ -3,7 +3,8 @@
 The steps run in the order the camera applies them (scene -> exposure -> sensor -> ISP -> codec):
 
   1. scene       a crop of a sharp photograph or frame, at a surveillance scale, randomly flipped and turned;
-  2. linear      undo the sRGB curve (`linear_light`), so that the exposure integrates light, not pixel values;
+  2. linear      undo the sRGB curve (`linear_light`, 80 % of pairs), so that the exposure integrates light, not
+                 pixel values (the other 20 % are blurred in sRGB values, as most published blur sets are);
   3. highlights  lamps, headlights and sunlit surfaces above sensor white (`highlights`): bright regions are scaled
                  past 1, so that their blur streaks at full brightness, as in real night footage;
   4. exposure    one of
@@ -53,7 +54,8 @@ GRID = 8                 # the crop's final offset (0-7 px), so codec block grid
 @dataclasses.dataclass
 class Degradation:
     """One switch per idea. Shares are probabilities per pair."""
-    linear_light: bool = True       # blur in linear light (undo and redo the sRGB curve)
+    linear_light: float = 0.8       # share of pairs blurred in linear light (undo and redo the sRGB curve); the rest
+                                    # are blurred in sRGB values, as most published blur sets are
     highlights: float = 0.3         # share of pairs whose bright regions exceed white before the blur
     rotation: float = 0.25          # share of blurred pairs with camera rotation (spatially varying blur)
     objects: float = 0.25           # share of blurred pairs with a moving object over the background
@@ -273,13 +275,13 @@ class PairGenerator:
         return fft_blur(lin, k), lin
 
     def _linear_u8(self, u8):
-        """A uint8 HWC crop as a float CHW tensor in linear light (or in sRGB values, with linear_light off)."""
+        """A uint8 HWC crop as a float CHW tensor in linear light (or in sRGB values, for a pair blurred in sRGB)."""
         t = torch.from_numpy(np.ascontiguousarray(u8)).permute(2, 0, 1).long()
-        return SRGB_TO_LINEAR[t] if self.d.linear_light else t.float() / 255.0
+        return SRGB_TO_LINEAR[t] if self._linear else t.float() / 255.0
 
     def _display_u8(self, x):
         """Back to 8-bit sRGB HWC."""
-        if self.d.linear_light:
+        if self._linear:
             return LINEAR_TO_SRGB_U8[(x.clamp(0, 1) * 65535.0).round_().long()].permute(1, 2, 0).numpy().copy()
         return _to_u8(x.clamp(0, 1))
 
@@ -310,17 +312,20 @@ class PairGenerator:
         """One pair before the codec: (sharp uint8 HWC, degraded uint8 HWC, codec wanted, info)."""
         info = {}
         scene, frame_width = self._scene(rng)
+        inner = slice(MARGIN, MARGIN + self.crop + GRID)
         if self.d.identity > 0 and rng.random() < self.d.identity:
             info["type"] = "identity"
-            u8 = scene
+            u8 = np.ascontiguousarray(scene[inner, inner])
             return u8, u8.copy(), self._codec(rng), info
+        self._linear = rng.random() < self.d.linear_light
+        info["linear_light"] = self._linear
         lin = self._linear_u8(scene)
         if self.d.highlights > 0 and rng.random() < self.d.highlights:
             lin = self._highlights(rng, lin, torch.from_numpy(scene).permute(2, 0, 1).float() / 255.0)
             info["highlights"] = True
         blurred, target = self._exposure(rng, lin, frame_width, info)
-        blurred = blurred.clamp(0, 1)  # the sensor saturates
-        target = target.clamp(0, 1)
+        blurred = blurred[:, inner, inner].clamp(0, 1)  # the sensor saturates; the margin was only for the blur
+        target = target[:, inner, inner].clamp(0, 1)
         clean = rng.random() < self.d.clean
         if self.d.noise and not clean:
             blurred = self._noise(rng, blurred, info)
@@ -341,9 +346,8 @@ class PairGenerator:
         """Batch number `index`: (sharp, degraded) uint8 N x crop x crop x 3, and the per-pair infos."""
         rng = np.random.default_rng([self.seed, index])
         pairs = [self.sample(rng) for _ in range(n)]
-        inner = slice(MARGIN, MARGIN + self.crop + GRID)
-        sharp = np.stack([p[0][inner, inner] for p in pairs])
-        degraded = np.stack([p[1][inner, inner] for p in pairs])
+        sharp = np.stack([p[0] for p in pairs])
+        degraded = np.stack([p[1] for p in pairs])
         infos = [p[3] for p in pairs]
         h264 = [i for i, p in enumerate(pairs) if p[2] == "h264"]
         if h264:

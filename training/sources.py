@@ -150,7 +150,8 @@ def load_images(sources, video_every=6, max_short=1080):
             if s.set == "debian" and path.endswith(".gz"):
                 path = _gunzip(path)
                 s = dataclasses.replace(s, path=path)
-            for i, frame in read_frames(s, video_every, 40 if s.set == "debian" else None):
+            every = 1 if s.set == "wsdot" else video_every  # wsdot holds stills taken far apart: use them all
+            for i, frame in read_frames(s, every, 40 if s.set == "debian" else None):
                 out.append((s, i, frame))
     return out
 
