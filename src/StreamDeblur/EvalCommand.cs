@@ -10,21 +10,34 @@ namespace StreamDeblur.App;
 /// <summary>
 /// <c>streamdeblur eval</c>: PSNR and SSIM of the blurry input and of the model's output against the sharp
 /// image, over a folder of NNN_sharp.png / NNN_blurry.png pairs, plus the model's time per 1280×720 frame.
+/// It also feeds each sharp image in and scores the output against it (the identity: how much the network
+/// changes a frame that needs nothing), and, where the folder's manifest.json gives each pair's blur type and
+/// extent (training/heldout.py writes one), breaks the gains down by both.
 /// </summary>
 public static class EvalCommand
 {
-    public sealed record PairResult(string Name, double BlurryPsnr, double OutputPsnr, double BlurrySsim, double OutputSsim);
+    public sealed record PairResult(
+        string Name, double BlurryPsnr, double OutputPsnr, double BlurrySsim, double OutputSsim, double IdentityPsnr,
+        string BlurType, double BlurExtent);
+
+    public sealed record GroupResult(string Group, int Pairs, double PsnrGain, double SsimGain);
 
     public sealed record Summary(
         string Model, string Provider, int Pairs,
         double BlurryPsnr, double OutputPsnr, double PsnrGain,
         double BlurrySsim, double OutputSsim, double SsimGain,
-        double Ms720p, IReadOnlyList<PairResult> Results);
+        double IdentityPsnr, double Ms720p,
+        IReadOnlyList<GroupResult> ByType, IReadOnlyList<GroupResult> ByExtent, IReadOnlyList<PairResult> Results);
 
     public static int Execute(CommandLine command, ILoggerFactory loggers)
     {
         string dir = command["dir"] ?? throw new UsageException("eval needs --dir <folder of NNN_sharp.png / NNN_blurry.png pairs>");
         StreamDeblurOptions options = ConfigLoader.Load(command["config"]);
+        if (command["model"] is { } metadata)
+        {
+            options.Model.Metadata = metadata;
+        }
+
         ConfigLoader.ThrowIfInvalid(WithPlaceholderStream(options));
         using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
         Summary summary = Evaluate(model, options.Model, dir);
@@ -34,6 +47,15 @@ public static class EvalCommand
         Console.WriteLine($"{"blurry",-12} {summary.BlurryPsnr,10:F2} {summary.BlurrySsim,8:F4}");
         Console.WriteLine($"{"deblurred",-12} {summary.OutputPsnr,10:F2} {summary.OutputSsim,8:F4}");
         Console.WriteLine($"{"gain",-12} {summary.PsnrGain,10:+0.00;-0.00} {summary.SsimGain,8:+0.0000;-0.0000}");
+        Console.WriteLine($"{"identity",-12} {summary.IdentityPsnr,10:F2}          (sharp images fed in, against themselves)");
+        foreach ((string title, IReadOnlyList<GroupResult> groups) in new[] { ("blur type", summary.ByType), ("blur extent", summary.ByExtent) })
+        {
+            if (groups.Count > 1)
+            {
+                Console.WriteLine($"gain by {title}: " + string.Join(", ", groups.Select(g => $"{g.Group} {g.PsnrGain:+0.00;-0.00} dB / {g.SsimGain:+0.000;-0.000} (n={g.Pairs})")));
+            }
+        }
+
         Console.WriteLine($"time per 1280x720 frame: {summary.Ms720p:F1} ms ({1000 / summary.Ms720p:F1} fps, batch 1, {summary.Provider})");
         if (command["json"] is { } jsonPath)
         {
@@ -57,6 +79,7 @@ public static class EvalCommand
         }
 
         using var stage = new DeblurStage(model, modelOptions, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Dictionary<string, (string Type, double Extent)> degradations = ReadDegradations(dir);
         var results = new List<PairResult>();
         foreach (string sharpPath in sharpFiles)
         {
@@ -69,14 +92,13 @@ public static class EvalCommand
                 throw new ConfigException($"cannot read the pair {name} in {dir}");
             }
 
-            var frame = new Frame("eval", 0, TimeSpan.Zero, blurry.Clone());
-            stage.Process(frame);
-            using (frame)
-            {
-                results.Add(new PairResult(name,
-                    ImageQuality.Psnr(blurry, sharp), ImageQuality.Psnr(frame.Image, sharp),
-                    ImageQuality.Ssim(blurry, sharp), ImageQuality.Ssim(frame.Image, sharp)));
-            }
+            using Frame restored = Restore(stage, blurry);
+            using Frame identity = Restore(stage, sharp);
+            (string type, double extent) = degradations.GetValueOrDefault(name, ("", double.NaN));
+            results.Add(new PairResult(name,
+                ImageQuality.Psnr(blurry, sharp), ImageQuality.Psnr(restored.Image, sharp),
+                ImageQuality.Ssim(blurry, sharp), ImageQuality.Ssim(restored.Image, sharp),
+                ImageQuality.Psnr(identity.Image, sharp), type, extent));
         }
 
         double ms = TimePerFrame(stage, 1280, 720, timingRuns);
@@ -85,7 +107,63 @@ public static class EvalCommand
         double blurrySsim = results.Average(r => r.BlurrySsim);
         double outputSsim = results.Average(r => r.OutputSsim);
         return new Summary(model.Metadata.Name, model.Provider, results.Count,
-            blurryPsnr, outputPsnr, outputPsnr - blurryPsnr, blurrySsim, outputSsim, outputSsim - blurrySsim, ms, results);
+            blurryPsnr, outputPsnr, outputPsnr - blurryPsnr, blurrySsim, outputSsim, outputSsim - blurrySsim,
+            results.Average(r => r.IdentityPsnr), ms,
+            Group(results, r => r.BlurType), Group(results, r => ExtentBin(r.BlurExtent)), results);
+    }
+
+    private static Frame Restore(DeblurStage stage, Mat image)
+    {
+        var frame = new Frame("eval", 0, TimeSpan.Zero, image.Clone());
+        stage.Process(frame);
+        return frame;
+    }
+
+    /// <summary>Extent bins of the model card's tables; the leading digit keeps them in order.</summary>
+    public static string ExtentBin(double extent) => double.IsNaN(extent) ? "" : extent < 8 ? "1: <8 px" : extent < 16 ? "2: 8-16 px" : "3: >=16 px";
+
+    private static List<GroupResult> Group(List<PairResult> results, Func<PairResult, string> key) =>
+        results.Where(r => key(r).Length > 0).GroupBy(key).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new GroupResult(g.Key, g.Count(),
+                g.Average(r => r.OutputPsnr) - g.Average(r => r.BlurryPsnr),
+                g.Average(r => r.OutputSsim) - g.Average(r => r.BlurrySsim)))
+            .ToList();
+
+    /// <summary>Each pair's blur type and extent from the folder's manifest.json, where it has one.</summary>
+    private static Dictionary<string, (string Type, double Extent)> ReadDegradations(string dir)
+    {
+        var found = new Dictionary<string, (string, double)>(StringComparer.Ordinal);
+        string path = Path.Combine(dir, "manifest.json");
+        if (!File.Exists(path))
+        {
+            return found;
+        }
+
+        try
+        {
+            using JsonDocument manifest = JsonDocument.Parse(File.ReadAllText(path));
+            if (!manifest.RootElement.TryGetProperty("pairs", out JsonElement pairs))
+            {
+                return found;
+            }
+
+            foreach (JsonElement pair in pairs.EnumerateArray())
+            {
+                if (pair.TryGetProperty("id", out JsonElement id) && pair.TryGetProperty("degradation", out JsonElement d)
+                    && d.TryGetProperty("type", out JsonElement type))
+                {
+                    double extent = d.TryGetProperty("extent", out JsonElement e) ? e.GetDouble()
+                        : d.TryGetProperty("length", out JsonElement l) ? l.GetDouble() : double.NaN;
+                    found[id.GetString() ?? ""] = (type.GetString() ?? "", extent);
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new ConfigException($"eval folder {dir}: manifest.json is not valid JSON ({ex.Message})");
+        }
+
+        return found;
     }
 
     /// <summary>Median milliseconds for one frame of the given size through pack, network and unpack.</summary>
