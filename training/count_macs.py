@@ -35,7 +35,8 @@ def count(model, h=720, w=1280):
     m = getattr(model, "pad_multiple", 16)  # the C# side pads to this multiple first
     h, w = -(-h // m) * m, -(-w // m) * m
     with torch.no_grad():
-        model(torch.zeros(1, 3, h, w))
+        frames = [torch.zeros(1, 3, h, w)] * getattr(model, "frames", 1)
+        model(*frames)
     for hh in hs:
         hh.remove()
     params = sum(p.numel() for p in model.parameters())
