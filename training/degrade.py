@@ -308,10 +308,12 @@ class PairGenerator:
         return lin + std * torch.randn(lin.shape, generator=g)
 
     # -- a batch ------------------------------------------------------------------------------------------------
-    def sample(self, rng):
-        """One pair before the codec: (sharp uint8 HWC, degraded uint8 HWC, codec wanted, info)."""
+    def sample(self, rng, scene=None, frame_width=None):
+        """One pair before the codec: (sharp uint8 HWC, degraded uint8 HWC, codec wanted, info). The scene (a crop
+        of `big` px with the width of its frame) is drawn here unless given."""
         info = {}
-        scene, frame_width = self._scene(rng)
+        if scene is None:
+            scene, frame_width = self._scene(rng)
         inner = slice(MARGIN, MARGIN + self.crop + GRID)
         if self.d.identity > 0 and rng.random() < self.d.identity:
             info["type"] = "identity"
@@ -479,3 +481,107 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the fixed-camera variant: a blurry frame and the last sharp frame of the same camera
+# ----------------------------------------------------------------------------------------------------------------
+class FixedCameraGenerator(PairGenerator):
+    """Triplets for the two-frame network: (sharp frame t, its degraded version, a reference frame aligned to it).
+
+    From real fixed-camera footage (`clip_share` of the triplets): frame t and a sharp frame t-k of the same clip
+    (k from 1 to 75 frames, log-uniform: the last sharp frame is usually recent), cut at the same place. From
+    stills: the same scene. In both, the reference then gets what the product's reference has after alignment:
+    a residual misalignment (sub-pixel to 2 px, a fraction of a degree), a lighting drift, its own sensor noise and
+    the same codec as the current frame. Some references hold an object that has gone from the current frame
+    (`vanished`), some current frames hold a moving object that the reference lacks (the degradation's `objects`),
+    and a few references are of another scene altogether (`unrelated`, a missed cut): the target is always the
+    current sharp frame, so the network learns to take from the reference only what the present frame shows."""
+
+    def __init__(self, images, clips, crop, seed, degradation=None, weights=None, clip_share=0.6,
+                 vanished=0.25, unrelated=0.05, **kw):
+        super().__init__(images, crop, seed, degradation, weights, **kw)
+        self.clips = [c for c in clips if min(c.shape[1:3]) >= self.big]
+        if not self.clips:
+            raise ValueError(f"no clip is large enough for {self.big} px crops")
+        self.clip_share, self.vanished, self.unrelated = clip_share, vanished, unrelated
+
+    def _clip_scenes(self, rng):
+        clip = self.clips[int(rng.integers(len(self.clips)))]
+        count, h, w = clip.shape[:3]
+        k = int(round(_log_uniform(rng, 1.0, 75.0)))
+        t = int(rng.integers(min(k, count - 1), count))
+        y0, x0 = int(rng.integers(0, h - self.big + 1)), int(rng.integers(0, w - self.big + 1))
+        turns, flip = int(rng.integers(4)), rng.random() < 0.5
+
+        def cut(frame):
+            c = np.rot90(frame[y0:y0 + self.big, x0:x0 + self.big], turns)
+            return np.ascontiguousarray(c[:, ::-1] if flip else c)
+        return cut(clip[t]), cut(clip[t - min(k, t)]), float(w), {"reference_age_frames": min(k, t)}
+
+    def _as_reference(self, rng, ref):
+        """The reference as the product hands it over: aligned, but not perfectly, and lit a little differently."""
+        size = ref.shape[0]
+        angle = rng.uniform(-0.4, 0.4)
+        scale = 1 + rng.uniform(-0.005, 0.005)
+        m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+        m[:, 2] += rng.uniform(-1.5, 1.5, 2)
+        warped = cv2.warpAffine(ref, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        x = warped.astype(np.float32) / 255.0
+        gain = rng.uniform(0.85, 1.15) * rng.uniform(0.97, 1.03, 3).astype(np.float32)
+        x = np.clip(x, 0, 1) ** rng.uniform(0.9, 1.1) * gain
+        return _to_u8(torch.from_numpy(np.clip(x, 0, 1)).permute(2, 0, 1))
+
+    def triplet(self, rng):
+        info = {}
+        if rng.random() < self.clip_share:
+            scene, ref, frame_width, info = self._clip_scenes(rng)
+            info["source"] = "clip"
+        else:
+            scene, frame_width = self._scene(rng)
+            ref = scene.copy()
+            info["source"] = "still"
+            if rng.random() < self.vanished:  # an object that has left since the reference
+                fg, alpha = self._object(rng)
+                ref = (alpha[..., None] * fg + (1 - alpha[..., None]) * ref).round().astype(np.uint8)
+                info["vanished_object"] = True
+        if rng.random() < self.unrelated:
+            ref, _ = self._scene(rng)
+            info["unrelated_reference"] = True
+        sharp, degraded, codec, pinfo = self.sample(rng, scene, frame_width)
+        info.update(pinfo)
+        inner = slice(MARGIN, MARGIN + self.crop + GRID)
+        reference = self._as_reference(rng, np.ascontiguousarray(ref[inner, inner]))
+        if self.d.noise:  # the reference frame has sensor noise of its own
+            lin = SRGB_TO_LINEAR[torch.from_numpy(reference).permute(2, 0, 1).long()]
+            noisy = self._noise(rng, lin, {}).clamp(0, 1)
+            reference = LINEAR_TO_SRGB_U8[(noisy * 65535.0).round_().long()].permute(1, 2, 0).numpy().copy()
+        return sharp, degraded, reference, codec, info
+
+    def batch(self, index, n):
+        """Batch number `index`: (sharp, degraded, reference) uint8 N x crop x crop x 3, and the per-triplet infos."""
+        rng = np.random.default_rng([self.seed, index])
+        items = [self.triplet(rng) for _ in range(n)]
+        sharp = np.stack([t[0] for t in items])
+        degraded = np.stack([t[1] for t in items])
+        reference = np.stack([t[2] for t in items])
+        infos = [t[4] for t in items]
+        h264 = [i for i, t in enumerate(items) if t[3] == "h264"]
+        if h264:
+            crf = int(rng.integers(self.d.crf[0], self.d.crf[1] + 1))
+            for i, c in zip(h264, h264_roundtrip([degraded[i] for i in h264], crf, rng)):
+                degraded[i] = c
+                infos[i]["codec"] = f"h264 crf {crf}"
+            for i, c in zip(h264, h264_roundtrip([reference[i] for i in h264], crf, rng)):
+                reference[i] = c
+        for i, t in enumerate(items):
+            if isinstance(t[3], tuple):
+                degraded[i] = B.jpeg(degraded[i], t[3][1])
+                reference[i] = B.jpeg(reference[i], t[3][1])
+                infos[i]["codec"] = f"jpeg q{t[3][1]}"
+            if infos[i].get("type") == "identity":
+                sharp[i] = degraded[i]
+        oy, ox = (int(v) for v in rng.integers(0, GRID, 2))
+        c = self.crop
+        crop = lambda a: np.ascontiguousarray(a[:, oy:oy + c, ox:ox + c])  # noqa: E731
+        return crop(sharp), crop(degraded), crop(reference), infos

@@ -90,21 +90,43 @@ def training_images(datasets, data, split):
     return loaded, weights
 
 
+def training_clips(datasets, split):
+    """Whole fixed-camera clips of a split, frame by frame (pets2001, highway): the fixed-camera model's footage."""
+    clips = []
+    for s in sources.collect(datasets):
+        if s.split == split and s.set in ("pets2001", "highway") and s.kind in ("frames", "video"):
+            frames = [f for _, f in sources.read_frames(s, 1)]
+            if frames:
+                clips.append(np.stack(frames))
+    return clips
+
+
+def make_generator(datasets, options, split, seed):
+    """The pair generator of a run: single frames, or triplets with a reference for the fixed-camera model."""
+    data, t = options["data"], options["train"]
+    loaded, weights = training_images(datasets, data, split)
+    images = [im for _, _, im in loaded]
+    degradation = degrade.Degradation.from_dict(options["degradation"])
+    if split == "val":
+        weights = None
+    if data.get("fixed_camera"):
+        return degrade.FixedCameraGenerator(images, training_clips(datasets, split), t["crop"], seed, degradation, weights,
+                                            min_short=data["min_short"], max_short=data["max_short"],
+                                            **data["fixed_camera"])
+    return degrade.PairGenerator(images, t["crop"], seed, degradation, weights, data["min_short"], data["max_short"])
+
+
 def _worker(datasets, options, start, queue, stop):
     """The pair generator, in a process of its own (spawned, not forked: a fork after OpenMP has run deadlocks)."""
     torch.set_num_threads(1)
-    loaded, weights = training_images(datasets, options["data"], "train")
-    images = [im for _, _, im in loaded]
-    del loaded
     t = options["train"]
-    gen = degrade.PairGenerator(images, t["crop"], t["seed"], degrade.Degradation.from_dict(options["degradation"]),
-                                weights, options["data"]["min_short"], options["data"]["max_short"])
+    gen = make_generator(datasets, options, "train", t["seed"])
     index = start
     while not stop.is_set():
-        sharp, blurred, _ = gen.batch(index, t["batch"])
+        batch = gen.batch(index, t["batch"])[:-1]  # (sharp, degraded[, reference]) without the infos
         while not stop.is_set():
             try:
-                queue.put((index, sharp, blurred), timeout=1.0)
+                queue.put((index,) + batch, timeout=1.0)
                 break
             except Exception:  # queue.Full
                 continue
@@ -130,14 +152,15 @@ def evaluate(model, val, channels_last, bs=16):
     """Mean PSNR of blurry input and output over the val pairs, and of the output on sharp inputs (identity)."""
     model.eval()
     out_p, in_p, id_p = [], [], []
-    sharp, blurred = val
+    sharp, blurred = val[:2]
     for i in range(0, len(sharp), bs):
         s = to_tensor(sharp[i:i + bs], channels_last)
         y = to_tensor(blurred[i:i + bs], channels_last)
-        o = model(y).clamp(0, 1)
+        refs = [to_tensor(val[2][i:i + bs], channels_last)] if len(val) > 2 else []
+        o = model(y, *refs).clamp(0, 1)
         out_p.append(psnr((o * 255).round() / 255, s))
         in_p.append(psnr(y, s))
-        id_p.append(psnr((model(s).clamp(0, 1) * 255).round() / 255, s))
+        id_p.append(psnr((model(s, *refs).clamp(0, 1) * 255).round() / 255, s))
     model.train()
     return tuple(torch.cat(p).mean().item() for p in (out_p, in_p, id_p))
 
@@ -235,14 +258,16 @@ def main():
     val_loaded, _ = training_images(a.datasets, options["data"], "val")
     manifest = os.path.join(a.out, "manifest.json")
     if not os.path.exists(manifest):
-        sources.write_manifest(manifest, [(s, i) for s, i, _ in loaded + val_loaded], a.datasets,
-                               f"training and validation images of {a.out}")
+        used = [(s, i) for s, i, _ in loaded + val_loaded]
+        if options["data"].get("fixed_camera"):  # whole clips, every frame
+            used += [(s, i) for s in sources.collect(a.datasets) if s.split in ("train", "val")
+                     and s.set in ("pets2001", "highway") for i, _ in sources.read_frames(s, 1)]
+        sources.write_manifest(manifest, used, a.datasets, f"training and validation images of {a.out}")
     train_count = len(loaded)
-    del loaded
-    val_gen = degrade.PairGenerator([im for _, _, im in val_loaded], t["crop"], 10 ** 6 + t["seed"],
-                                    degrade.Degradation.from_dict(options["degradation"]))
-    vb = [val_gen.batch(i, 8) for i in range(t["val_pairs"] // 8)]
-    val = (np.concatenate([b[0] for b in vb]), np.concatenate([b[1] for b in vb]))
+    del loaded, val_loaded
+    val_gen = make_generator(a.datasets, options, "val", 10 ** 6 + t["seed"])
+    vb = [val_gen.batch(i, 8)[:-1] for i in range(t["val_pairs"] // 8)]
+    val = tuple(np.concatenate([b[k] for b in vb]) for k in range(len(vb[0])))
     nparams = sum(p.numel() for p in model.parameters())
     print(f"{train_count} training images and frames, {len(val[0])} val pairs, {nparams} parameters, "
           f"{threads} threads; steps {step} -> {end}", flush=True)
@@ -264,13 +289,19 @@ def main():
     log = open(os.path.join(a.out, "log.txt"), "a")
     run_loss, timer = 0.0, time.time()
     while step < end and not stopping["now"]:
-        index, s, y = queue.get()
+        try:
+            index, s, y, *ref = queue.get(timeout=5.0)
+        except Exception:  # queue.Empty: check that the worker lives, and whether we were asked to stop
+            if not worker.is_alive():
+                sys.exit(f"the pair worker died (exit code {worker.exitcode})")
+            continue
         assert index == step, (index, step)
         lr = learning_rate(step, t)
         for g in opt.param_groups:
             g["lr"] = lr
         s, y = to_tensor(s, cl), to_tensor(y, cl)
-        out = model(y)
+        ref = [to_tensor(r, cl) for r in ref]
+        out = model(y, *ref)
         loss = F.l1_loss(out, s)
         if t["fft_weight"] > 0:
             loss = loss + t["fft_weight"] * fft_loss(out, s)
