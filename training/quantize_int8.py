@@ -4,13 +4,14 @@ QLinearConv and friends on the CPU.
 There is no onnxruntime in Debian's Python, so calibration runs the float graph in the project's numpy
 evaluator (onnx_ref.py) on validation patches and records each activation's range.
 
-  /usr/bin/python3 training/quantize_int8.py --patches 64 --metadata models/deblur-fast.json
+  /usr/bin/python3 training/quantize_int8.py --metadata models/deblur-fast.json --datasets ../shared/datasets
 
 writes models/deblur-fast.int8.onnx and names it as "int8_file" in the metadata (config: model.int8).
 """
-import json
 import argparse
+import json
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -37,8 +38,8 @@ def activation_ranges(model, patches, percentile):
     for name in wanted:
         probe.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     values = {name: [] for name in wanted}
-    for patch in patches:
-        outs = onnx_ref.run(probe, {"input": patch[None].astype(np.float32)})
+    for feed in patches:  # {graph input name: CHW float array}
+        outs = onnx_ref.run(probe, {k: v[None].astype(np.float32) for k, v in feed.items()})
         for name, value in zip(wanted, outs):
             values[name].append(np.asarray(value, np.float32).ravel())
     ranges = {}
@@ -115,37 +116,72 @@ def quantise(model, ranges, keep_float=()):
     return model
 
 
+def float_nodes(model, quantise_first=False):
+    """Output names of the nodes left in float: the first convolution (it reads the frames) unless asked, and the
+    tail: the last convolution, its DepthToSpace and the final residual Add and Clip (a clamp)."""
+    nodes = list(model.graph.node)  # in topological order
+    keep = set()
+    convs = [n for n in nodes if n.op_type == "Conv"]
+    if not quantise_first:
+        keep.add(convs[0].output[0])
+    last = convs[-1]
+    keep.add(last.output[0])
+    after = False
+    for n in nodes:
+        if n is last:
+            after = True
+        elif after:
+            keep.update(n.output)
+    return keep
+
+
+def calibration_patches(datasets, count, crop, frames):
+    """Degraded val crops (and their references, for a two-frame model), as the pipeline feeds them: float CHW [0,1]."""
+    sys.path.insert(0, HERE)
+    import train
+    options = {"data": dict(train.DATA_DEFAULTS), "train": dict(train.TRAIN_DEFAULTS, crop=crop), "degradation": {}}
+    if frames == 2:
+        options["data"]["fixed_camera"] = {}
+    gen = train.make_generator(datasets, options, "val", 424242)
+    feeds = []
+    for b in range(-(-count // 8)):
+        batch = gen.batch(b, 8)[:-1]
+        for i in range(8):
+            feeds.append([np.ascontiguousarray(a[i].transpose(2, 0, 1)).astype(np.float32) / 255.0 for a in batch[1:]])
+    return feeds[:count]
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(HERE, "..", "models", "deblur-fast.onnx"))
-    ap.add_argument("--cache", default=os.path.join(HERE, "cache_v2"))
-    ap.add_argument("--patches", type=int, default=16)
+    ap.add_argument("--metadata", default=os.path.join(HERE, "..", "models", "deblur-fast.json"),
+                    help="the model's metadata: names the float file, and gets int8_file")
+    ap.add_argument("--datasets", default=None, help="calibrate on degraded val crops of these datasets (sources.py)")
+    ap.add_argument("--patches", type=int, default=32)
+    ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--percentile", type=float, default=99.99)
-    ap.add_argument("--keep-float", default="/intro/Conv_output_0,/ending/Conv_output_0,/shuffle/DepthToSpace_output_0,/Add_4_output_0",
-                    help="comma-separated output names of nodes left in float (the first and last layers by default)")
-    ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "deblur-fast.int8.onnx"))
-    ap.add_argument("--metadata", default=None, help="metadata JSON to name the INT8 file in (int8_file)")
+    ap.add_argument("--quantise-first", action="store_true", help="quantise the first convolution too")
     args = ap.parse_args()
 
-    model = onnx.load(args.model)
-    blur = np.load(os.path.join(args.cache, "val_blur.npy"), mmap_mode="r")
-    rng = np.random.default_rng(0)
-    picks = rng.choice(len(blur), size=args.patches, replace=False)
-    # BGR uint8 HWC -> float CHW in [0, 1], as the pipeline feeds the network.
-    patches = [np.ascontiguousarray(blur[i].transpose(2, 0, 1)).astype(np.float32) / 255.0 for i in picks]
-    ranges = activation_ranges(model, patches, args.percentile)
-    quantised = quantise(model, ranges, keep_float=set(filter(None, args.keep_float.split(","))))
+    with open(args.metadata) as f:
+        meta = json.load(f)
+    folder = os.path.dirname(os.path.abspath(args.metadata))
+    src = os.path.join(folder, meta["file"])
+    out = src.replace(".onnx", ".int8.onnx")
+    model = onnx.load(src)
+    frames = 2 if meta.get("reference_input") else 1
+    import sources
+    feeds = calibration_patches(args.datasets or sources.DEFAULT_DATASETS, args.patches, args.crop, frames)
+    names = [i.name for i in model.graph.input]
+    ranges = activation_ranges(model, [dict(zip(names, f)) for f in feeds], args.percentile)
+    quantised = quantise(model, ranges, keep_float=float_nodes(model, args.quantise_first))
     onnx.checker.check_model(quantised)
-    onnx.save(quantised, args.out)
-    print(f"{len(ranges)} activations calibrated on {len(patches)} patches; wrote {args.out}")
-    if args.metadata:
-        with open(args.metadata) as f:
-            meta = json.load(f)
-        meta["int8_file"] = os.path.relpath(args.out, os.path.dirname(os.path.abspath(args.metadata)))
-        with open(args.metadata, "w") as f:
-            json.dump(meta, f, indent=2)
-            f.write("\n")
-        print(f"named it as int8_file in {args.metadata}")
+    onnx.save(quantised, out)
+    print(f"{len(ranges)} activations calibrated on {len(feeds)} val crops of {args.crop} px; wrote {out}")
+    meta["int8_file"] = os.path.basename(out)
+    with open(args.metadata, "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    print(f"named it as int8_file in {args.metadata}")
 
 
 if __name__ == "__main__":
