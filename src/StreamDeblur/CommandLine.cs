@@ -10,7 +10,7 @@ public sealed class CommandLine
         usage:
           streamdeblur run   --input <file|url> --output <file> [--config <json>] [--report <jsonl>] [--forward <rtsp-url>] [--port <n>]
           streamdeblur run   --config <json> [--report <jsonl>]          (streams declared in the config)
-          streamdeblur eval  --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--model <metadata.json>] [--json <file>]
+          streamdeblur eval  --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--model <metadata.json>] [--json <file>] [--save <dir>]
           streamdeblur bench [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
           streamdeblur --help
         """;
@@ -18,7 +18,7 @@ public sealed class CommandLine
     private static readonly Dictionary<string, string[]> s_allowed = new()
     {
         ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level"],
-        ["eval"] = ["dir", "config", "model", "json", "log-level"],
+        ["eval"] = ["dir", "config", "model", "json", "save", "log-level"],
         ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],
     };
 

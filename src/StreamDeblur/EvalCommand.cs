@@ -40,7 +40,13 @@ public static class EvalCommand
 
         ConfigLoader.ThrowIfInvalid(WithPlaceholderStream(options));
         using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
-        Summary summary = Evaluate(model, options.Model, dir);
+        string? saveDir = command["save"];
+        if (saveDir is not null)
+        {
+            Directory.CreateDirectory(saveDir);
+        }
+
+        Summary summary = Evaluate(model, options.Model, dir, saveDir: saveDir);
 
         Console.WriteLine($"model {summary.Model} on {summary.Provider}, {summary.Pairs} pairs from {dir}");
         Console.WriteLine($"{"",-12} {"PSNR dB",10} {"SSIM",8}");
@@ -65,7 +71,8 @@ public static class EvalCommand
         return 0;
     }
 
-    public static Summary Evaluate(DeblurModel model, ModelOptions modelOptions, string dir, int timingRuns = 5)
+    /// <param name="saveDir">Where to write each pair's output as NNN_deblurred.png (for pictures), or null.</param>
+    public static Summary Evaluate(DeblurModel model, ModelOptions modelOptions, string dir, int timingRuns = 5, string? saveDir = null)
     {
         if (!Directory.Exists(dir))
         {
@@ -94,6 +101,11 @@ public static class EvalCommand
 
             using Frame restored = Restore(stage, blurry);
             using Frame identity = Restore(stage, sharp);
+            if (saveDir is not null)
+            {
+                Cv2.ImWrite(Path.Combine(saveDir, name + "_deblurred.png"), restored.Image);
+            }
+
             (string type, double extent) = degradations.GetValueOrDefault(name, ("", double.NaN));
             results.Add(new PairResult(name,
                 ImageQuality.Psnr(blurry, sharp), ImageQuality.Psnr(restored.Image, sharp),
