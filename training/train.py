@@ -231,7 +231,9 @@ def main():
     random.seed(t["seed"])
     model = build(options["model"])
     if state is None and options.get("init"):
-        init = torch.load(options["init"], map_location="cpu")
+        init = torch.load(os.path.join(os.path.dirname(HERE), options["init"]) if not os.path.isabs(options["init"])
+                          else options["init"], map_location="cpu")
+        options["init_step"] = init.get("step")
         missing = grow_into(model, init["ema"])
         print(f"initialised from {options['init']} ({missing})", flush=True)
     cl = t["channels_last"]
