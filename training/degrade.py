@@ -56,7 +56,7 @@ class Degradation:
     """One switch per idea. Shares are probabilities per pair."""
     linear_light: float = 0.8       # share of pairs blurred in linear light (undo and redo the sRGB curve); the rest
                                     # are blurred in sRGB values, as most published blur sets are
-    highlights: float = 0.3         # share of pairs whose bright regions exceed white before the blur
+    highlights: float = 0.2         # share of pairs whose brightest regions exceed white before the blur
     rotation: float = 0.25          # share of blurred pairs with camera rotation (spatially varying blur)
     objects: float = 0.25           # share of blurred pairs with a moving object over the background
     max_extent: float = 0.05        # largest blur extent, as a fraction of the frame's width ...
@@ -286,17 +286,17 @@ class PairGenerator:
         return _to_u8(x.clamp(0, 1))
 
     def _highlights(self, rng, lin, srgb):
-        """Bright regions above sensor white: sunlit surfaces scaled past 1, and a few small lamps."""
+        """Bright regions above sensor white: the brightest surfaces scaled past 1, and a few small lamps."""
         luma = srgb.max(0).values
-        bright = ((luma - 0.8) / 0.15).clamp(0, 1)
-        gain = rng.uniform(1.5, 6.0)
+        bright = ((luma - 0.92) / 0.06).clamp(0, 1)
+        gain = _log_uniform(rng, 1.2, 4.0)
         out = lin * (1 + (gain - 1) * bright[None])
         size = lin.shape[-1]
         lamps = np.zeros((size, size), np.float32)
         for _ in range(int(rng.integers(0, 4))):
-            cv2.circle(lamps, tuple(int(v) for v in rng.uniform(0, size, 2)), int(rng.integers(1, 5)), 1.0, -1, cv2.LINE_AA)
+            cv2.circle(lamps, tuple(int(v) for v in rng.uniform(0, size, 2)), int(rng.integers(1, 4)), 1.0, -1, cv2.LINE_AA)
         colour = torch.from_numpy(rng.uniform(0.7, 1.0, 3).astype(np.float32))[:, None, None]
-        out = torch.maximum(out, torch.from_numpy(lamps)[None] * colour * rng.uniform(2.0, 12.0))
+        out = torch.maximum(out, torch.from_numpy(lamps)[None] * colour * _log_uniform(rng, 1.5, 8.0))
         return out
 
     def _noise(self, rng, lin, info):

@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 TRAIN_DEFAULTS = dict(batch=8, crop=192, lr=1e-3, min_lr=1e-5, warmup=1000, steps=10 ** 9, decay_steps=0,
                       decay_start=None, wd=1e-4, betas=(0.9, 0.99), fft_weight=0.02, ema=0.999, clip=0.5,
-                      val_every=2000, save_every=500, seed=1, threads=2, val_pairs=96, channels_last=True)
+                      val_every=2000, save_every=500, seed=1, threads=2, val_pairs=96, val_crop=192, channels_last=True)
 DATA_DEFAULTS = dict(video_every=6, min_short=240, max_short=1080,
                      weights={"bsds500": 0.3, "urban100": 0.17, "sunhays80": 0.15, "debian": 0.13,
                               "pets2001": 0.1, "highway": 0.08, "wsdot": 0.07})
@@ -152,6 +152,8 @@ def evaluate(model, val, channels_last, bs=16):
     """Mean PSNR of blurry input and output over the val pairs, and of the output on sharp inputs (identity)."""
     model.eval()
     out_p, in_p, id_p = [], [], []
+    degraded = np.any(val[0] != val[1], axis=(1, 2, 3))  # the identity pairs count only towards the identity figure
+    val = tuple(v[degraded] for v in val)
     sharp, blurred = val[:2]
     for i in range(0, len(sharp), bs):
         s = to_tensor(sharp[i:i + bs], channels_last)
@@ -193,6 +195,9 @@ def main():
     ap.add_argument("--decay-steps", type=int, default=0, help="decay now, over this many steps, then stop")
     ap.add_argument("--stop-at", type=int, default=None, help="stop at this step (the schedule stays where it is)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change a train option of a resumed run, e.g. crop=144 (progressive learning: small crops "
+                         "first, as in Restormer); recorded in the run's options and log")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -217,6 +222,14 @@ def main():
         options = load_options(a.options)
         options["options_file"] = os.path.relpath(a.options, os.path.dirname(HERE))
     t = options["train"]
+    t.setdefault("val_crop", t["crop"])
+    for item in a.set:
+        key, _, value = item.partition("=")
+        if key not in TRAIN_DEFAULTS:
+            sys.exit(f"--set: unknown train option {key}")
+        t[key] = json.loads(value)
+        options.setdefault("changes", []).append({"step": state["step"] if state else 0, key: t[key]})
+        print(f"train option {key} = {t[key]} from step {state['step'] if state else 0}", flush=True)
     if a.decay_steps and not a.branch and state is not None and t["decay_start"] is None:
         t["decay_start"], t["decay_steps"] = state["step"], a.decay_steps
     end = t["decay_start"] + t["decay_steps"] if t["decay_start"] is not None else t["steps"]
@@ -267,7 +280,9 @@ def main():
         sources.write_manifest(manifest, used, a.datasets, f"training and validation images of {a.out}")
     train_count = len(loaded)
     del loaded, val_loaded
-    val_gen = make_generator(a.datasets, options, "val", 10 ** 6 + t["seed"])
+    val_options = copy.deepcopy(options)
+    val_options["train"]["crop"] = t["val_crop"]  # the val pairs stay the same when the training crop changes
+    val_gen = make_generator(a.datasets, val_options, "val", 10 ** 6 + t["seed"])
     vb = [val_gen.batch(i, 8)[:-1] for i in range(t["val_pairs"] // 8)]
     val = tuple(np.concatenate([b[k] for b in vb]) for k in range(len(vb[0])))
     nparams = sum(p.numel() for p in model.parameters())
