@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="change a train option of a resumed run, e.g. crop=144 (progressive learning: small crops "
                          "first, as in Restormer); recorded in the run's options and log")
+    ap.add_argument("--reset-best", action="store_true", help="forget the best val figure (after the val set changed)")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -228,6 +229,8 @@ def main():
         if key not in TRAIN_DEFAULTS:
             sys.exit(f"--set: unknown train option {key}")
         t[key] = json.loads(value)
+        if key == "crop" and t[key] % 32:
+            sys.exit("--set crop: the crop must be a multiple of 32 (the network's pad multiple)")
         options.setdefault("changes", []).append({"step": state["step"] if state else 0, key: t[key]})
         print(f"train option {key} = {t[key]} from step {state['step'] if state else 0}", flush=True)
     if a.decay_steps and not a.branch and state is not None and t["decay_start"] is None:
@@ -262,7 +265,7 @@ def main():
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
-        step, best = state["step"], state.get("best_val", -1.0)
+        step, best = state["step"], -1.0 if a.reset_best else state.get("best_val", -1.0)
 
     # data: the worker, the manifest of what this run reads, the fixed val pairs
     ctx = mp.get_context("spawn")
