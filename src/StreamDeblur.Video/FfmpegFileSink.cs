@@ -134,7 +134,17 @@ public sealed class FfmpegFileSink : IFileSink
 
     private unsafe void WriteRaw(Mat image)
     {
-        _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, Frame.ByteCount(_layout, _size)));
+        try
+        {
+            _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, Frame.ByteCount(_layout, _size)));
+        }
+        catch (IOException ex)
+        {
+            // ffmpeg has gone (it refused the output, or the disk is full): say why, in its own words.
+            _process!.WaitForExit(TimeSpan.FromSeconds(5));
+            _stderrPump?.Wait(TimeSpan.FromSeconds(2));
+            throw new SinkException($"stream {_streamId}: ffmpeg stopped writing output {_output.FinalPath}: {_stderrTail.Joined()}", ex);
+        }
     }
 
     private void Start(Size frameSize)
@@ -206,7 +216,7 @@ public sealed class FfmpegFileSink : IFileSink
         _stderrPump?.Wait(TimeSpan.FromSeconds(5));
         if (_process.ExitCode != 0)
         {
-            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _path, _stderrTail.Joined());
+            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _output.FinalPath, _stderrTail.Joined());
         }
 
         _process.Dispose();

@@ -209,9 +209,9 @@ public static class RunCommand
             throw new UsageException($"--progress must be auto, plain or off, not '{progress}'");
         }
 
-        if (options.Streams.Count > 0)
+        if (!(command["input"] is { } folderRun && Directory.Exists(folderRun)))
         {
-            ConfigLoader.ThrowIfInvalid(options);
+            ConfigLoader.ThrowIfInvalid(options); // a folder run's streams are checked once planned
         }
 
         return options;
