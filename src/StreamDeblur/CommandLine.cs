@@ -12,6 +12,7 @@ public sealed class CommandLine
           streamdeblur run     --input <folder> --output <folder> [--recursive] [--jobs <n>] [--config <json>]
           streamdeblur run     --config <json> [--report <jsonl>]          (streams declared in the config)
                                [--overwrite] [--codec h264|hevc|mpeg4] [--crf <0-51>] [--preset <x264 preset>] [--progress auto|plain|off]
+                               [--decoder auto|libav|ffmpeg|opencv] [--encoder auto|libav|ffmpeg|opencv]
           streamdeblur compare --before <video> --after <video> --image <png> [--frames <n,n,...>] [--crop <x,y,w,h>]
           streamdeblur eval    --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--json <file>]
           streamdeblur bench   [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
@@ -21,7 +22,7 @@ public sealed class CommandLine
     private static readonly Dictionary<string, string[]> s_allowed = new()
     {
         ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level",
-            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress"],
+            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress", "decoder", "encoder"],
         ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "json", "log-level"],
         ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],

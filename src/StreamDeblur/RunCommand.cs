@@ -220,6 +220,8 @@ public static class RunCommand
     private static void ApplyEncoderChoices(CommandLine command, StreamOptions stream)
     {
         stream.Overwrite |= command.Has("overwrite");
+        stream.Decoder = command["decoder"] ?? stream.Decoder;
+        stream.Encoder = command["encoder"] ?? stream.Encoder;
         stream.Codec = command["codec"] ?? stream.Codec;
         stream.Crf = command["crf"] is null ? stream.Crf : command.GetInt("crf", 0, 0, 51);
         stream.Preset = command["preset"] ?? stream.Preset;
