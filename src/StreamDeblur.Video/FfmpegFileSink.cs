@@ -92,7 +92,7 @@ public sealed class FfmpegFileSink : IFileSink
             foreach (Libav.AudioTrack track in plan.Tracks.Where(t => t.Fits))
             {
                 args.AddRange(["-map", $"1:{track.Index}"]);
-                _logger.LogInformation("stream {Stream}: copying audio track {Index} ({Codec}) as it is", _streamId, track.Index, track.Codec);
+                Libav.LibavAudioCopy.LogCopied(_logger, _streamId, track);
             }
         }
 
@@ -104,8 +104,7 @@ public sealed class FfmpegFileSink : IFileSink
     {
         foreach (Libav.AudioTrack track in plan.Tracks.Where(t => !t.Fits))
         {
-            _logger.LogWarning("stream {Stream}: audio track {Index} ({Codec}) cannot go into this output's container without re-encoding; it is left out (a .mkv holds any audio)",
-                _streamId, track.Index, track.Codec);
+            Libav.LibavAudioCopy.LogLeftOut(_logger, _streamId, track);
         }
     }
 
