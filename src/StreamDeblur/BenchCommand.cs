@@ -124,40 +124,48 @@ public static class BenchCommand
 
     private static EncoderSettings Mpeg4 { get; } = EncoderSettings.For(new StreamOptions(), "mpeg4");
 
-    /// <summary>Each figure is the median of three runs, the runs of every kind alternating so that a slow spell of the machine hits them alike.</summary>
+    /// <summary>
+    /// Five rounds; in each, every pipeline run is followed at once by its peer, and a ratio is the median of the
+    /// five pairs' ratios, so that a machine whose speed drifts (other jobs) slows both sides of a pair alike.
+    /// </summary>
     private static async Task<PassThrough> MeasurePassThroughAsync(StreamDeblurOptions baseOptions, DeblurModel model, string clip, int frames, string work)
     {
         var pipelineDefault = new List<double>();
         var pipelineFfmpegIo = new List<double>();
         var pipelineOpenCv = new List<double>();
         var peer = new List<double>();
+        var peerAgain = new List<double>();
         var peerMpeg4 = new List<double>();
         var chain = new List<double>();
         string chainCommand = ChainCommand(clip, Path.Combine(work, "chain.mkv")); // probes the clip: keep it out of the timing
         string backends = "";
-        for (int run = 0; run < 3; run++)
+        Task Peer() => RunFfmpegAsync(["-v", "error", "-i", clip, "-an", .. X264.FfmpegArguments, "-f", "matroska", "-y", Path.Combine(work, "peer.mkv")]);
+        for (int run = 0; run < 5; run++)
         {
             StreamDeblurOptions options = Options(baseOptions, mode: "none");
             options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass.mkv") }];
             pipelineDefault.Add(frames / await TimePipelineAsync(options, model, report: null));
             backends = $"decoder {options.Streams[0].Decoder}, encoder {options.Streams[0].Encoder}";
+            peer.Add(frames / await TimeAsync(Peer));
 
             options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass-ffmpeg.mkv"), Decoder = "ffmpeg", Encoder = "ffmpeg" }];
             pipelineFfmpegIo.Add(frames / await TimePipelineAsync(options, model, report: null));
+            peerAgain.Add(frames / await TimeAsync(Peer));
+            chain.Add(frames / await TimeAsync(() => RunShellAsync(chainCommand)));
 
             options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass-opencv.mkv"), Decoder = "opencv", Encoder = "opencv" }];
             pipelineOpenCv.Add(frames / await TimePipelineAsync(options, model, report: null));
-
-            peer.Add(frames / await TimeAsync(() => RunFfmpegAsync(["-v", "error", "-i", clip, "-an", .. X264.FfmpegArguments, "-f", "matroska", "-y", Path.Combine(work, "peer.mkv")])));
             peerMpeg4.Add(frames / await TimeAsync(() => RunFfmpegAsync(["-v", "error", "-i", clip, "-an", .. Mpeg4.FfmpegArguments, "-f", "matroska", "-y", Path.Combine(work, "peer-mpeg4.mkv")])));
-            chain.Add(frames / await TimeAsync(() => RunShellAsync(chainCommand)));
         }
 
         return new PassThrough(
-            frames, X264.ToString(), backends, Median(peer), Median(pipelineDefault), Median(pipelineDefault) / Median(peer),
-            Median(pipelineFfmpegIo), Median(pipelineFfmpegIo) / Median(peer), Median(chain), Median(pipelineFfmpegIo) / Median(chain),
-            Median(peerMpeg4), Median(pipelineOpenCv), Median(pipelineOpenCv) / Median(peerMpeg4));
+            frames, X264.ToString(), backends, Median(peer), Median(pipelineDefault), PairedRatio(pipelineDefault, peer),
+            Median(pipelineFfmpegIo), PairedRatio(pipelineFfmpegIo, peerAgain), Median(chain), PairedRatio(pipelineFfmpegIo, chain),
+            Median(peerMpeg4), Median(pipelineOpenCv), PairedRatio(pipelineOpenCv, peerMpeg4));
     }
+
+    /// <summary>The median of the runs' ratios, pair by pair.</summary>
+    private static double PairedRatio(List<double> runs, List<double> peers) => Median(runs.Zip(peers, (a, b) => a / b).ToList());
 
     private static async Task<double> TimeAsync(Func<Task> work)
     {
