@@ -45,10 +45,12 @@ public static class RunCommand
         // The HTTP endpoint starts first, so that /healthz answers and /readyz says 503 while the model loads.
         await using HttpEndpoint? http = options.Http.Port > 0 ? await HttpEndpoint.StartAsync(options.Http, state, loggers) : null;
         using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
+        FixedCameraModel.ThrowIfTwoFrame(model, options.Model.Metadata);
+        using DeblurModel? fixedCameraModel = FixedCameraModel.Load(options, loggers.CreateLogger("model"));
         state.Provider = model.Provider;
         if (options.Model.WarmUp)
         {
-            TimeSpan warm = model.WarmUp();
+            TimeSpan warm = model.WarmUp() + (fixedCameraModel?.WarmUp() ?? TimeSpan.Zero);
             logger.LogInformation("model warmed up in {Ms:F0} ms", warm.TotalMilliseconds);
         }
 
@@ -56,7 +58,7 @@ public static class RunCommand
         using FrameReport? report = command["report"] is { } reportPath ? new FrameReport(reportPath) : null;
 
         long start = Stopwatch.GetTimestamp();
-        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams));
+        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams), fixedCameraModel);
         IReadOnlyList<StreamResult> results = await pipeline.RunAsync(stopReading.Token, abort.Token);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
