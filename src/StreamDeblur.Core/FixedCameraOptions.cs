@@ -32,13 +32,13 @@ public sealed class FixedCameraOptions
     public double MinSceneCorrelation { get; set; } = 0.7;
 
     /// <summary>The alignment's ECC correlation must reach this, or the frame falls back to single-frame deblurring (unaligned).</summary>
-    public double MinAlignmentQuality { get; set; } = 0.9;
+    public double MinAlignmentQuality { get; set; } = 0.8;
 
     /// <summary>The alignment's shift may not exceed this fraction of the frame width, or the frame falls back (unaligned).</summary>
     public double MaxShiftFraction { get; set; } = 0.05;
 
     /// <summary>Luma is downscaled to this width before alignment.</summary>
-    public int AlignmentWidth { get; set; } = 320;
+    public int AlignmentWidth { get; set; } = 256;
 
     /// <summary>The motion model the alignment fits: translation, euclidean (shift and rotation) or affine.</summary>
     public string Motion { get; set; } = "euclidean";
