@@ -244,7 +244,8 @@ def main():
                "date": datetime.datetime.now().isoformat(timespec="seconds"), "fixed_metadata": a.fixed_metadata,
                "bursts": {"start": a.burst_start, "every": a.burst_every, "length": a.burst_length}, "clips": []}
     with open(os.path.join(ROOT, a.fixed_metadata)) as f:
-        results["fixed_model"] = {k: json.load(f).get(k) for k in ("name", "version")} if True else None
+        metadata = json.load(f)
+    results["fixed_model"] = {k: metadata.get(k) for k in ("name", "version", "params", "gmac_720p")}
     lossless = True
     for spec in a.clip or DEFAULT_CLIPS:
         name, path = spec.split("=", 1)
