@@ -61,7 +61,7 @@ public sealed class TwoFrameModelTests : IClassFixture<ModelTests.ShippedModel>
     [Fact]
     public void AMissingTwoFrameModelMeansSingleFrameWithOneLogLine()
     {
-        var logger = new ListLogger();
+        var logger = new ModelTests.ListLogger();
         StreamDeblurOptions options = OneStream();
         options.FixedCamera.Metadata = "/nonexistent/deblur-fixed.json";
         Assert.Null(FixedCameraModel.Load(options, logger));
@@ -212,22 +212,5 @@ public sealed class TwoFrameModelTests : IClassFixture<ModelTests.ShippedModel>
         string copy = Path.Combine(TestPaths.TempDir("two-frame"), Path.GetFileName(path));
         File.WriteAllText(copy, json.ToJsonString());
         return copy;
-    }
-
-    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
-    {
-        public List<string> Lines { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Lines)
-            {
-                Lines.Add(formatter(state, exception));
-            }
-        }
     }
 }

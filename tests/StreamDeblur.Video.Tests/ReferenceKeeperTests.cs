@@ -33,11 +33,7 @@ public sealed class ReferenceKeeperTests
         }
 
         IntPtr pixels = buffer!.Data;
-        using (Frame sharp = Judged(stream, 70, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
-
+        KeepSharp(keeper, stream, 70);
         Assert.Equal(pixels, keeper.ReferenceBuffer.Data); // the same memory is overwritten: never two frames held
         using Mat frame70 = SampleFrames.Frame(70);
         Assert.Equal(0, Cv2.Norm(frame70, keeper.ReferenceBuffer, NormTypes.INF)); // and it outlives the frame it copied
@@ -47,10 +43,7 @@ public sealed class ReferenceKeeperTests
     public void OnlyAConfidentlySharpFrameBecomesTheReference()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);
-        using (Frame sharp = Judged(stream, 66, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 66);
 
         // Sharp enough for the router (above the exit ratio), not sure enough to be a reference.
         using (Frame softer = Judged(stream, 67, blurry: false, sharpness: 0.7 * Baseline))
@@ -71,10 +64,7 @@ public sealed class ReferenceKeeperTests
     public void GivesABlurryFrameAnAlignedCopyThatTheFrameOwns()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);
-        using (Frame sharp = Judged(stream, 26, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 26);
 
         Mat reference;
         using (Frame blurry = Judged(stream, 30, blurry: true))
@@ -99,10 +89,7 @@ public sealed class ReferenceKeeperTests
     public void DropsTheReferenceOnACut()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);
-        using (Frame sharp = Judged(stream, 26, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 26);
 
         using Mat photo = ReferenceAlignerTests.AnotherScene(new Size(768, 576));
         using Mat kernel = SampleFrames.ShakeKernel(9, 15);
@@ -122,10 +109,7 @@ public sealed class ReferenceKeeperTests
     public void DropsTheReferenceOnALightingJump()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);
-        using (Frame sharp = Judged(stream, 26, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 26);
 
         // The same view, lights on: +40 levels. The thumbnails still correlate; the mean luma jumped.
         using Frame lit = Judged(stream, 27, blurry: true);
@@ -137,10 +121,7 @@ public sealed class ReferenceKeeperTests
 
         // A small change of light is not a jump.
         using ReferenceKeeperStage steady = Keeper(out string steadyStream);
-        using (Frame sharp = Judged(steadyStream, 26, blurry: false))
-        {
-            steady.Keep(sharp);
-        }
+        KeepSharp(steady, steadyStream, 26);
 
         using Frame dimmer = Judged(steadyStream, 27, blurry: true);
         Cv2.Subtract(dimmer.Image, Scalar.All(6), dimmer.Image);
@@ -153,10 +134,7 @@ public sealed class ReferenceKeeperTests
     public void DropsAStaleReferenceByStreamTimeOrByFrames()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);
-        using (Frame sharp = Judged(stream, 26, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 26);
 
         // 3 s is the limit: 2.9 s later it is used, 3.1 s later it is stale, and stays so until a new one.
         using Frame young = Judged(stream, 27, blurry: true, at: TimeSpan.FromSeconds(2.6 + 2.9));
@@ -172,20 +150,14 @@ public sealed class ReferenceKeeperTests
         Assert.Equal(ReferenceOutcome.Stale, later.FixedCamera!.Value.Outcome);
         Assert.Equal(1, Drops(stream, "age"));
 
-        using (Frame sharp = Judged(stream, 42, blurry: false, at: TimeSpan.FromSeconds(6.1)))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 42, at: TimeSpan.FromSeconds(6.1));
 
         using Frame fresh = Judged(stream, 51, blurry: true, at: TimeSpan.FromSeconds(6.5));
         keeper.Keep(fresh);
         Assert.Equal(ReferenceOutcome.Used, fresh.FixedCamera!.Value.Outcome);
 
         using ReferenceKeeperStage byFrames = Keeper(out string framesStream, new FixedCameraOptions { MaxAgeFrames = 3 });
-        using (Frame sharp = Judged(framesStream, 26, blurry: false))
-        {
-            byFrames.Keep(sharp);
-        }
+        KeepSharp(byFrames, framesStream, 26);
 
         using Frame third = Judged(framesStream, 29, blurry: true);
         byFrames.Keep(third);
@@ -199,15 +171,9 @@ public sealed class ReferenceKeeperTests
     public void AFrameThatIsNotNewerThanTheReferenceNeitherReplacesNorUsesIt()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);
-        using (Frame sharp = Judged(stream, 70, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 70);
 
-        using (Frame older = Judged(stream, 66, blurry: false))
-        {
-            keeper.Keep(older);
-        }
+        KeepSharp(keeper, stream, 66); // older than the reference
 
         Assert.Equal(70, keeper.ReferenceSequence);
         using Frame olderBlurry = Judged(stream, 68, blurry: true);
@@ -222,10 +188,7 @@ public sealed class ReferenceKeeperTests
     {
         // A strict quality floor that a real burst frame 15 frames after its reference does not reach.
         using ReferenceKeeperStage keeper = Keeper(out string stream, new FixedCameraOptions { MinAlignmentQuality = 0.99 });
-        using (Frame sharp = Judged(stream, 26, blurry: false))
-        {
-            keeper.Keep(sharp);
-        }
+        KeepSharp(keeper, stream, 26);
 
         using Frame blurry = Judged(stream, 41, blurry: true);
         keeper.Keep(blurry);
@@ -258,31 +221,7 @@ public sealed class ReferenceKeeperTests
             .ContinueWith(_ => blurry.Writer.TryComplete(), TaskScheduler.Default);
         Task reorder = new ReorderStage(stream).RunAsync(tail, ordered.Writer, CancellationToken.None);
         Task encode = new EncoderStage(stream, [sink], report: null).RunAsync(ordered.Reader, CancellationToken.None);
-        Task deblur = Task.Run(async () =>
-        {
-            var held = new List<Frame>();
-            await foreach (Frame frame in blurry.Reader.ReadAllAsync())
-            {
-                frame.Route = FrameRoute.Deblurred;
-                frame.ReleaseReference();
-                held.Add(frame);
-                if (held.Count == 2)
-                {
-                    held.Reverse();
-                    foreach (Frame f in held)
-                    {
-                        await tail.ReturnFromDeblurAsync(f, CancellationToken.None);
-                    }
-
-                    held.Clear();
-                }
-            }
-
-            foreach (Frame f in held)
-            {
-                await tail.ReturnFromDeblurAsync(f, CancellationToken.None);
-            }
-        });
+        Task deblur = OutOfOrderDeblur.RunAsync(blurry.Reader, tail);
 
         // Frames 20..70 of the sample, scored as they really are: sharp outside its bursts, blurry inside.
         for (int i = 20; i < 71; i++)
@@ -335,6 +274,13 @@ public sealed class ReferenceKeeperTests
         {
             Blur = new BlurMeasurement(blurry ? 0.2 * baseline : sharpness, 0, 0, 0, baseline, blurry),
         };
+
+    /// <summary>Hands the keeper sample frame <paramref name="index"/>, judged confidently sharp, and disposes it as the encoder would.</summary>
+    private static void KeepSharp(ReferenceKeeperStage keeper, string stream, int index, TimeSpan? at = null)
+    {
+        using Frame sharp = Judged(stream, index, blurry: false, at: at);
+        keeper.Keep(sharp);
+    }
 
     private static double Drops(string stream, string reason) => PipelineMetrics.FixedCameraReferenceDrops.WithLabels(stream, reason).Value;
 }

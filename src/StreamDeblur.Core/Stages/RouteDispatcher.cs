@@ -10,6 +10,45 @@ namespace StreamDeblur.Stages;
 /// </summary>
 public sealed class RouteDispatcher(string streamId, bool isLive, TimeSpan latencyBudget)
 {
+    /// <summary>
+    /// The routing stage's loop: each frame of <paramref name="input"/>, in order, is prepared (the router's verdict, the
+    /// keeper's reference) and dispatched. A fault disposes what is queued and fails the tail; the end releases the
+    /// loop's hold on the tail.
+    /// </summary>
+    public async Task RunAsync(ChannelReader<Frame> input, StreamTail tail, ChannelWriter<Frame> blurry, Action<Frame> prepare, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (input.TryRead(out Frame? frame))
+                {
+                    try
+                    {
+                        prepare(frame);
+                    }
+                    catch
+                    {
+                        frame.Dispose();
+                        throw;
+                    }
+
+                    await DispatchAsync(frame, tail, blurry, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            PipelineChannels.DisposeRemaining(input);
+            tail.Fail(ex);
+            throw;
+        }
+        finally
+        {
+            tail.Release();
+        }
+    }
+
     public async ValueTask DispatchAsync(Frame frame, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken)
     {
         if (!frame.Blur.IsBlurry)

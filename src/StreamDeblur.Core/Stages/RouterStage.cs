@@ -12,64 +12,12 @@ public sealed class RouterStage(string streamId, BlurOptions blurOptions, bool i
     private readonly BlurThreshold _threshold = new(blurOptions);
     private readonly RouteDispatcher _dispatcher = new(streamId, isLive, latencyBudget);
 
-    public async Task RunAsync(ChannelReader<Frame> input, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (input.TryRead(out Frame? frame))
-                {
-                    Judge(frame);
-                    await _dispatcher.DispatchAsync(frame, tail, blurry, cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            PipelineChannels.DisposeRemaining(input);
-            tail.Fail(ex);
-            throw;
-        }
-        finally
-        {
-            tail.Release();
-        }
-    }
+    public Task RunAsync(ChannelReader<Frame> input, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken) =>
+        _dispatcher.RunAsync(input, tail, blurry, Judge, cancellationToken);
 
     /// <summary>Judges every frame and writes it, in order, to <paramref name="judged"/> (fixed-camera streams).</summary>
-    public async Task RunAsync(ChannelReader<Frame> input, ChannelWriter<Frame> judged, CancellationToken cancellationToken)
-    {
-        Exception? error = null;
-        try
-        {
-            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (input.TryRead(out Frame? frame))
-                {
-                    Judge(frame);
-                    try
-                    {
-                        await judged.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        frame.Dispose();
-                        throw;
-                    }
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-            PipelineChannels.DisposeRemaining(input);
-        }
-        finally
-        {
-            judged.TryComplete(error is OperationCanceledException ? null : error);
-        }
-    }
+    public Task RunAsync(ChannelReader<Frame> input, ChannelWriter<Frame> judged, CancellationToken cancellationToken) =>
+        PipelineChannels.ForEachAsync(input, judged, Judge, cancellationToken);
 
     private void Judge(Frame frame)
     {

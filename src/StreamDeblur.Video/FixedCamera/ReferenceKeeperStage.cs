@@ -64,39 +64,8 @@ public sealed class ReferenceKeeperStage : IDisposable
     internal Mat ReferenceBuffer => _reference;
 
     /// <summary>Keeps, drops or hands out the reference for each judged frame, then routes the frame.</summary>
-    public async Task RunAsync(ChannelReader<Frame> judged, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (await judged.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (judged.TryRead(out Frame? frame))
-                {
-                    try
-                    {
-                        Keep(frame);
-                    }
-                    catch
-                    {
-                        frame.Dispose();
-                        throw;
-                    }
-
-                    await _dispatcher.DispatchAsync(frame, tail, blurry, cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            PipelineChannels.DisposeRemaining(judged);
-            tail.Fail(ex);
-            throw;
-        }
-        finally
-        {
-            tail.Release();
-        }
-    }
+    public Task RunAsync(ChannelReader<Frame> judged, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken) =>
+        _dispatcher.RunAsync(judged, tail, blurry, Keep, cancellationToken);
 
     /// <summary>
     /// The keeper's work on one judged frame, in stream order: drops a stale or mismatched reference, takes

@@ -55,10 +55,5 @@ public sealed class FixedCameraCliTests
         Assert.DoesNotContain("   at ", result.StdErr + result.StdOut);
     }
 
-    private static string Write(string dir, string name, string content)
-    {
-        string path = Path.Combine(dir, name);
-        File.WriteAllText(path, content);
-        return path;
-    }
+    private static string Write(string dir, string name, string content) => CliTests.Write(dir, name, content);
 }
