@@ -6,16 +6,17 @@ namespace StreamDeblur.Inference;
 public static class FixedCameraModel
 {
     /// <summary>
-    /// The two-frame model, when fixed-camera mode is enabled and some stream uses it. Null when it is not, or
+    /// The two-frame model, when fixed-camera mode is enabled, some stream uses it and frames are judged (blur.mode is
+    /// not none). Null when it is not, or
     /// when its metadata file does not exist: every stream then deblurs single-frame, and one log line says so.
     /// A model that exists but does not load, or is not a two-frame model, is an error (<see cref="ModelException"/>).
     /// </summary>
     public static DeblurModel? Load(StreamDeblurOptions options, ILogger logger)
     {
         FixedCameraOptions fixedCamera = options.FixedCamera;
-        if (!fixedCamera.Enabled || !options.Streams.Any(s => s.FixedCamera))
+        if (!fixedCamera.Enabled || !options.Streams.Any(s => s.FixedCamera) || options.Blur.Mode == "none")
         {
-            return null;
+            return null; // off, off on every stream, or nothing will be deblurred
         }
 
         if (!File.Exists(fixedCamera.Metadata))

@@ -205,6 +205,7 @@ public sealed class FramePipeline : IAsyncDisposable
             {
                 DisposeQueued(judged.Reader);
             }
+
             string? message = error is null ? null : UrlRedactor.Redact(error.Message);
             if (message is not null)
             {

@@ -79,6 +79,9 @@ public sealed class TwoFrameModelTests : IClassFixture<ModelTests.ShippedModel>
         Assert.Single(logger.Lines);
 
         options.Streams[0].FixedCamera = true;
+        options.Blur.Mode = "none"; // nothing is judged blurry, so nothing would use it
+        Assert.Null(FixedCameraModel.Load(options, logger));
+        options.Blur.Mode = "auto";
         using DeblurModel? model = FixedCameraModel.Load(options, logger);
         Assert.NotNull(model);
         Assert.True(model.TakesReference);

@@ -156,6 +156,13 @@ public sealed class ReferenceKeeperTests
         keeper.Keep(fresh);
         Assert.Equal(ReferenceOutcome.Used, fresh.FixedCamera!.Value.Outcome);
 
+        // A live stream that reconnects may restart its timestamps: a reference "from the future" is dropped too.
+        KeepSharp(keeper, stream, 66, at: TimeSpan.FromSeconds(7));
+        using Frame restarted = Judged(stream, 67, blurry: true, at: TimeSpan.FromSeconds(0.1));
+        keeper.Keep(restarted);
+        Assert.Equal(ReferenceOutcome.Stale, restarted.FixedCamera!.Value.Outcome);
+        Assert.Equal(2, Drops(stream, "age"));
+
         using ReferenceKeeperStage byFrames = Keeper(out string framesStream, new FixedCameraOptions { MaxAgeFrames = 3 });
         KeepSharp(byFrames, framesStream, 26);
 

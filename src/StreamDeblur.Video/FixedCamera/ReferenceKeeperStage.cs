@@ -107,7 +107,8 @@ public sealed class ReferenceKeeperStage : IDisposable
     {
         double ageSeconds = (frame.Timestamp - _referenceTimestamp).TotalSeconds;
         long ageFrames = frame.Sequence - _referenceSequence;
-        if (ageSeconds > _options.MaxAgeSeconds || (_options.MaxAgeFrames > 0 && ageFrames > _options.MaxAgeFrames))
+        // A timestamp that went backwards means the stream restarted (a live reconnect): that reference is stale too.
+        if (ageSeconds > _options.MaxAgeSeconds || ageSeconds < 0 || (_options.MaxAgeFrames > 0 && ageFrames > _options.MaxAgeFrames))
         {
             Drop("age");
             _droppedForAge = true;
