@@ -3,7 +3,7 @@ namespace StreamDeblur;
 /// <summary>What the fixed-camera reference keeper had for a blurry frame.</summary>
 public enum ReferenceOutcome
 {
-    /// <summary>A sharp frame: it needs no reference (it may have become one).</summary>
+    /// <summary>A sharp frame (it may have become the reference), or a live frame too late for the network: no reference is looked for.</summary>
     NotNeeded,
     /// <summary>An aligned copy of the reference went with the frame to the two-frame network.</summary>
     Used,

@@ -191,6 +191,21 @@ public sealed class ReferenceKeeperTests
     }
 
     [Fact]
+    public void ALiveFrameTooLateForTheNetworkIsNotAligned()
+    {
+        string stream = "keeper-live-" + Guid.NewGuid().ToString("N")[..6];
+        // A zero latency budget: every live frame is already late, so the live policy will pass it through.
+        using var keeper = new ReferenceKeeperStage(stream, new FixedCameraOptions(), new BlurOptions(), new RouteDispatcher(stream, isLive: true, TimeSpan.Zero));
+        KeepSharp(keeper, stream, 26);
+        Assert.Equal(26, keeper.ReferenceSequence); // sharp frames are still kept
+        using Frame late = Judged(stream, 30, blurry: true);
+        keeper.Keep(late);
+        Assert.Null(late.Reference);
+        Assert.Equal(ReferenceOutcome.NotNeeded, late.FixedCamera!.Value.Outcome);
+        Assert.Equal(0, late.FixedCamera!.Value.AlignSeconds);
+    }
+
+    [Fact]
     public void FailedAlignmentFallsBackAndIsCounted()
     {
         // A strict quality floor that a real burst frame 15 frames after its reference does not reach.

@@ -61,7 +61,7 @@ public sealed class RouteDispatcher(string streamId, bool isLive, TimeSpan laten
 
         if (isLive)
         {
-            bool late = frame.AgeSeconds > latencyBudget.TotalSeconds / 2;
+            bool late = IsLate(frame);
             tail.FrameSentToDeblur();
             if (late || !blurry.TryWrite(frame))
             {
@@ -87,6 +87,9 @@ public sealed class RouteDispatcher(string streamId, bool isLive, TimeSpan laten
             throw;
         }
     }
+
+    /// <summary>A live frame already over half the latency budget: if blurry, it passes through without the network.</summary>
+    public bool IsLate(Frame frame) => isLive && frame.AgeSeconds > latencyBudget.TotalSeconds / 2;
 
     private static async ValueTask WriteOrDisposeAsync(StreamTail tail, Frame frame, CancellationToken cancellationToken)
     {

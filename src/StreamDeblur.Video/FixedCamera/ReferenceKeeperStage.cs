@@ -91,6 +91,13 @@ public sealed class ReferenceKeeperStage : IDisposable
             return;
         }
 
+        if (_dispatcher.IsLate(frame))
+        {
+            // The live policy passes it through without the network: aligning it would only make the frames behind it later.
+            frame.FixedCamera = FixedCameraInfo.Sharp;
+            return;
+        }
+
         if (!_hasReference || !newer)
         {
             frame.FixedCamera = new FixedCameraInfo(_droppedForAge && newer ? ReferenceOutcome.Stale : ReferenceOutcome.Absent, double.NaN, -1, double.NaN, 0);

@@ -132,6 +132,31 @@ public sealed class FixedCameraPipelineTests
         Assert.True(scrape.Has("streamdeblur_stage_duration_seconds_count", ("stage", "align")));
     }
 
+    /// <summary>
+    /// A live stream (the clip replayed at 20 fps as a live source, faster than the network) goes through the keeper
+    /// too: every frame comes out, the blurry ones deblurred with their reference or passed through when the shared
+    /// queue is full (the live policy), and a frame that skipped the network reports no reference used.
+    /// </summary>
+    [Fact]
+    public async Task ALiveStreamUsesItUnderTheLivePolicy()
+    {
+        Run run = await RunAsync("live", fixedModel: true, configure: o =>
+        {
+            o.Streams[0].Live = true;
+            o.Streams[0].PaceFps = 20;
+            o.Streams[0].MaxLatencyMs = 600_000; // no frame is late: only a full queue skips the network
+        });
+        List<JsonElement> lines = run.Report("live");
+        Assert.Equal(Frames, lines.Count);
+        Assert.Equal(Enumerable.Range(0, Frames).Select(i => (long)i), lines.Select(l => l.GetProperty("seq").GetInt64()));
+        JsonElement[] blurry = lines.Where(l => l.GetProperty("blurry").GetBoolean()).ToArray();
+        Assert.Equal(BlurredFrames, blurry.Length);
+        Assert.All(blurry, l => Assert.Contains(l.GetProperty("route").GetString(), new[] { "deblurred", "skipped_overload" }));
+        Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "skipped_overload"), l => Assert.False(l.GetProperty("reference_used").GetBoolean()));
+        Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "deblurred"), l => Assert.NotEqual(JsonValueKind.Null, l.GetProperty("reference_outcome").ValueKind));
+        Assert.Contains(blurry, l => l.GetProperty("reference_used").GetBoolean());
+    }
+
     /// <summary>A frame as it left the pipeline for the encoder: its route and a hash of its pixels.</summary>
     private sealed record Seen(long Sequence, FrameRoute Route, string Hash);
 
