@@ -74,6 +74,7 @@ public sealed class ReferenceAlignerTests
         Assert.False(alignment.Succeeded);
         Assert.True(!(alignment.Quality >= s_options.MinAlignmentQuality), $"quality {alignment.Quality:F3} for another scene");
         Assert.NotNull(alignment.Failure);
+        Assert.False(alignment.CameraMoved && alignment.Quality >= s_options.MinAlignmentQuality);
     }
 
     [Fact]
@@ -84,6 +85,7 @@ public sealed class ReferenceAlignerTests
         Alignment alignment = Align(sharp, panned, blurSeed: 4);
         Assert.False(alignment.Succeeded);
         Assert.Contains("max_shift_fraction", alignment.Failure);
+        Assert.True(alignment.CameraMoved);
         Assert.InRange(alignment.ShiftPixels, 0.1 * sharp.Width - 3, 0.1 * sharp.Width + 3);
     }
 

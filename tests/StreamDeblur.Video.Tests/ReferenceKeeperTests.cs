@@ -106,6 +106,32 @@ public sealed class ReferenceKeeperTests
     }
 
     [Fact]
+    public void DropsTheReferenceOnAPtzMove()
+    {
+        using ReferenceKeeperStage keeper = Keeper(out string stream);
+        KeepSharp(keeper, stream, 26);
+
+        // The camera pans by a tenth of the view during a blurry stretch: the view still correlates at thumbnail size,
+        // but the alignment finds a shift no shaking mount makes.
+        using Mat frame = SampleFrames.Frame(27);
+        using Mat panned = ReferenceAlignerTests.Transform(frame, 0, 0.1 * frame.Width, 0);
+        using Mat kernel = SampleFrames.ShakeKernel(27, 15);
+        using var moving = new Frame(stream, 27, TimeSpan.FromMilliseconds(2700), SampleFrames.Blur(panned, kernel))
+        {
+            Blur = new BlurMeasurement(100, 0, 0, 0, Baseline, IsBlurry: true),
+        };
+        keeper.Keep(moving);
+        Assert.Equal(ReferenceOutcome.Unaligned, moving.FixedCamera!.Value.Outcome);
+        Assert.Null(moving.Reference);
+        Assert.Null(keeper.ReferenceSequence);
+        Assert.Equal(1, Drops(stream, "scene_change"));
+
+        using Frame next = Judged(stream, 28, blurry: true);
+        keeper.Keep(next);
+        Assert.Equal(ReferenceOutcome.Absent, next.FixedCamera!.Value.Outcome);
+    }
+
+    [Fact]
     public void DropsTheReferenceOnALightingJump()
     {
         using ReferenceKeeperStage keeper = Keeper(out string stream);

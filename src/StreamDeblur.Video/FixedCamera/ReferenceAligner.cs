@@ -8,7 +8,11 @@ namespace StreamDeblur.Video.FixedCamera;
 /// <param name="ShiftPixels">The length of the warp's shift at full resolution.</param>
 /// <param name="Warp">The 2×3 warp at full resolution, in ECC's direction: frame pixel x shows reference pixel Warp·x.</param>
 /// <param name="Failure">Why it did not succeed (null when it did).</param>
-public sealed record Alignment(bool Succeeded, double Quality, double ShiftPixels, double[,] Warp, string? Failure);
+public sealed record Alignment(bool Succeeded, double Quality, double ShiftPixels, double[,] Warp, string? Failure)
+{
+    /// <summary>The view itself moved, more than a shaking fixed camera does (a PTZ move): the shift is over the limit.</summary>
+    public bool CameraMoved { get; init; }
+}
 
 /// <summary>
 /// Registers a stream's sharp reference to one of its blurry frames, on downscaled luma: phase correlation
@@ -112,7 +116,7 @@ public sealed class ReferenceAligner(FixedCameraOptions options) : IDisposable
 
         if (shiftPixels > options.MaxShiftFraction * fullSize.Width)
         {
-            return Failed(quality, shiftPixels, $"shift of {shiftPixels:F1} px is over max_shift_fraction ({options.MaxShiftFraction} of {fullSize.Width} px)");
+            return Failed(quality, shiftPixels, $"shift of {shiftPixels:F1} px is over max_shift_fraction ({options.MaxShiftFraction} of {fullSize.Width} px)") with { CameraMoved = true };
         }
 
         if (linearChange > MaxLinearChange)

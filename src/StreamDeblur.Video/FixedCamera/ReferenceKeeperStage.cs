@@ -12,8 +12,8 @@ namespace StreamDeblur.Video.FixedCamera;
 /// <item>It keeps a copy of the most recent frame judged confidently sharp (sharpness at least
 /// baseline × <see cref="FixedCameraOptions.ReferenceSharpnessRatio"/>), with its timestamp and sequence
 /// number: one frame per stream, in one reused buffer.</item>
-/// <item>It drops the reference when it grows too old, or on a scene change: a mean-luma jump (lighting), or
-/// thumbnails that no longer correlate (a cut, a PTZ move).</item>
+/// <item>It drops the reference when it grows too old, or on a scene change: a mean-luma jump (lighting),
+/// thumbnails that no longer correlate (a cut, a PTZ move), or an alignment shift over the limit (a PTZ move).</item>
 /// <item>To a blurry frame it hands an aligned copy of the reference (<see cref="ReferenceAligner"/>), which the
 /// frame owns; a failed or poor alignment hands nothing, and the frame is deblurred single-frame.</item>
 /// </list>
@@ -191,6 +191,10 @@ public sealed class ReferenceKeeperStage : IDisposable
         {
             frame.AttachReference(ReferenceAligner.Warp(ReferenceBgr(), alignment, frame.Size));
             outcome = ReferenceOutcome.Used;
+        }
+        else if (alignment.CameraMoved)
+        {
+            Drop("scene_change"); // a PTZ move: the reference shows another view now
         }
 
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
