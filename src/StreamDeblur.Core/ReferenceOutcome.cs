@@ -30,8 +30,8 @@ public readonly record struct FixedCameraInfo(
     double AlignmentQuality,
     double AlignSeconds)
 {
-    /// <summary>A sharp frame of a fixed-camera stream.</summary>
-    public static FixedCameraInfo Sharp { get; } = new(ReferenceOutcome.NotNeeded, double.NaN, -1, double.NaN, 0);
+    /// <summary>A frame for which no reference was sought: a sharp one, or a live one too late for the network.</summary>
+    public static FixedCameraInfo NotNeeded { get; } = new(ReferenceOutcome.NotNeeded, double.NaN, -1, double.NaN, 0);
 
     /// <summary>The name used in reports and metric labels.</summary>
     public static string Name(ReferenceOutcome outcome) => outcome switch

@@ -82,7 +82,7 @@ public sealed class ReferenceKeeperStage : IDisposable
 
         if (!frame.Blur.IsBlurry)
         {
-            frame.FixedCamera = FixedCameraInfo.Sharp;
+            frame.FixedCamera = FixedCameraInfo.NotNeeded;
             if (newer && IsConfidentlySharp(frame))
             {
                 Store(frame);
@@ -94,7 +94,7 @@ public sealed class ReferenceKeeperStage : IDisposable
         if (_dispatcher.IsLate(frame))
         {
             // The live policy passes it through without the network: aligning it would only make the frames behind it later.
-            frame.FixedCamera = FixedCameraInfo.Sharp;
+            frame.FixedCamera = FixedCameraInfo.NotNeeded;
             return;
         }
 
