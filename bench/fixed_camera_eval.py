@@ -18,7 +18,8 @@ Figures, per clip and shift:
     (opened 3x3, dilated 7 px), static = the rest (16 px from the borders). The gain is on minus off, in dB.
   flicker: at every switch between a passed-through and a deblurred frame (routes from the run's report), the mean
     absolute luma step between the two output frames on the static pixels of that pair (where the two sharp frames
-    differ by 12 levels or less, dilated as above), divided by the same step in the `source` run's output. Target <= 1.5.
+    differ by 12 levels or less, dilated as above), divided by the same step in the `source` run's output. Target <= 1.5,
+    judged without shake displacement (shift 0): a displaced burst frame is a real step in the sharp source too.
 
 Usage (from the repository root, after `dotnet build src/StreamDeblur -c Release`):
   /usr/bin/python3 bench/fixed_camera_eval.py --json bench/results/fixed-camera-<date>.json
@@ -277,7 +278,8 @@ def main():
             p = entry["psnr_db"]
             entry["gain_db"] = {r: p["on"][r] - p["off"][r] for r in ("whole", "static", "moving")}
             entry["meets_gain_target"] = entry["gain_db"]["whole"] >= 3.0
-            entry["meets_flicker_target"] = entry["flicker"]["on"]["ratio"] <= 1.5
+            # With a shake displacement the sharp source itself steps at the switch, which hides the seam: judged unmoved only.
+            entry["meets_flicker_target"] = entry["flicker"]["on"]["ratio"] <= 1.5 if shift == 0 else None
             results["clips"].append(entry)
             print_entry(entry)
     if a.json:
@@ -286,6 +288,10 @@ def main():
             json.dump(results, f, indent=1)
             f.write("\n")
         print(f"wrote {a.json}")
+
+
+def verdict(met):
+    return "not judged (the shake moves the sharp source too; see shift 0)" if met is None else "met" if met else "NOT met"
 
 
 def print_entry(e):
@@ -297,7 +303,7 @@ def print_entry(e):
     print(f"  {'gain of on over off':<28}{g['whole']:+8.2f}{g['static']:+8.2f}{g['moving']:+8.2f}   target +3.00 whole: {'met' if e['meets_gain_target'] else 'NOT met'}")
     for n in ("off", "on"):
         print(f"  flicker ({n}): {fl[n]['switches']} switches, static luma step {fl[n]['step']:.2f} vs source {fl[n]['source_step']:.2f}"
-              f" = {fl[n]['ratio']:.2f}x" + ("   target <= 1.5x: " + ("met" if e["meets_flicker_target"] else "NOT met") if n == "on" else ""))
+              f" = {fl[n]['ratio']:.2f}x" + ("   target <= 1.5x: " + verdict(e["meets_flicker_target"]) if n == "on" else ""))
     for n in ("off", "on"):
         r = e["runs"][n]
         align = f", align {r['align_ms_mean']:.1f} ms" if r["align_ms_mean"] is not None else ""
