@@ -109,3 +109,58 @@ public class TensorPackingBenchmarks
         _frame.Dispose();
     }
 }
+
+/// <summary>
+/// Fixed-camera mode's alignment of a blurry 720p frame to its sharp reference (downscale, phase correlation, ECC,
+/// full-resolution warp: what the reference keeper does per blurry frame), against the single-frame network's pass
+/// over the same frame as the baseline, so the Ratio column is the alignment's share of a deblurred frame's cost.
+/// </summary>
+[SimpleJob(warmupCount: 2, iterationCount: 10)]
+public class FixedCameraAlignmentBenchmarks
+{
+    private Mat _reference = new();
+    private Mat _blurry = new();
+    private DeblurModel _model = null!;
+    private DeblurStage _stage = null!;
+    private Video.FixedCamera.ReferenceKeeperStage _keeper = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _reference = Repo.SampleFrame(1280, 720);
+        using var kernel = new Mat(1, 15, MatType.CV_32FC1, Scalar.All(1.0 / 15));
+        _blurry = new Mat();
+        Cv2.Filter2D(_reference, _blurry, -1, kernel);
+        var options = new ModelOptions { Metadata = Path.Combine(Repo.Root, "models", "deblur-fast.json") };
+        _model = DeblurModel.Load(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        _stage = new DeblurStage(_model, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        _keeper = new Video.FixedCamera.ReferenceKeeperStage("bench", new FixedCameraOptions(), new BlurOptions(), new Stages.RouteDispatcher("bench", false, TimeSpan.FromSeconds(1)));
+        using var sharp = new Frame("bench", 0, TimeSpan.Zero, _reference.Clone()) { Blur = new BlurMeasurement(1000, 0, 0, 0, 1000, false) };
+        _keeper.Keep(sharp);
+    }
+
+    [Benchmark(Baseline = true)]
+    public void SingleFrameNetwork()
+    {
+        using var frame = new Frame("bench", 1, TimeSpan.FromMilliseconds(40), _blurry.Clone());
+        _stage.Process(frame);
+    }
+
+    [Benchmark]
+    public bool Align()
+    {
+        using var frame = new Frame("bench", 1, TimeSpan.FromMilliseconds(40), _blurry.Clone()) { Blur = new BlurMeasurement(100, 0, 0, 0, 1000, true) };
+        _keeper.Keep(frame);
+        return frame.Reference is not null;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _keeper.Dispose();
+        _stage.Dispose();
+        _model.Dispose();
+        _reference.Dispose();
+        _blurry.Dispose();
+    }
+}

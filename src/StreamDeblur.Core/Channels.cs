@@ -28,6 +28,44 @@ public static class PipelineChannels
             },
             onDropped);
 
+    /// <summary>
+    /// A one-in, one-out stage's loop: <paramref name="work"/> on each frame in order, then the frame goes on. A fault
+    /// (in the work or downstream) disposes the frame and what is still queued, and completes the output with it, so
+    /// that it travels down the line; cancellation completes the output without one.
+    /// </summary>
+    public static async Task ForEachAsync(ChannelReader<Frame> input, ChannelWriter<Frame> output, Action<Frame> work, CancellationToken cancellationToken)
+    {
+        Exception? error = null;
+        try
+        {
+            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (input.TryRead(out Frame? frame))
+                {
+                    try
+                    {
+                        work(frame);
+                        await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        frame.Dispose();
+                        throw;
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+            DisposeRemaining(input);
+        }
+        finally
+        {
+            output.TryComplete(error is OperationCanceledException ? null : error);
+        }
+    }
+
     /// <summary>Disposes every frame still queued in a channel, e.g. after a fault.</summary>
     public static void DisposeRemaining(ChannelReader<Frame> reader)
     {

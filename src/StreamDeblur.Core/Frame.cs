@@ -118,6 +118,45 @@ public sealed class Frame : IDisposable
     /// <summary>Size of the batch the frame was deblurred in (0 when not deblurred).</summary>
     public int BatchSize { get; set; }
 
+    /// <summary>
+    /// Fixed-camera mode's record for this frame: what the reference keeper found, the alignment's quality.
+    /// Null on streams that do not use the mode, whose report lines then carry none of its fields.
+    /// </summary>
+    public FixedCameraInfo? FixedCamera { get; set; }
+
+    /// <summary>
+    /// The aligned copy of the stream's sharp reference that goes with this blurry frame to the two-frame
+    /// network (BGR, the frame's size). The frame owns it: the deblur stage releases it once used, and disposing
+    /// the frame disposes it.
+    /// </summary>
+    public Mat? Reference { get; private set; }
+
+    /// <summary>True once the two-frame network deblurred this frame with its reference.</summary>
+    public bool ReferenceUsed { get; set; }
+
+    /// <summary>The blur score after deblurring, on the same scale as <see cref="BlurMeasurement.Sharpness"/> (NaN when not measured).</summary>
+    public double SharpnessAfter { get; set; } = double.NaN;
+
+    /// <summary>Hands an aligned reference to the frame, which owns it from now on.</summary>
+    public void AttachReference(Mat aligned)
+    {
+        ArgumentNullException.ThrowIfNull(aligned);
+        if (aligned.Size() != Size || aligned.Type() != MatType.CV_8UC3)
+        {
+            throw new ArgumentException($"a reference must be BGR at the frame's size {Width}x{Height}, not {aligned.Width}x{aligned.Height} {aligned.Type()}", nameof(aligned));
+        }
+
+        ReleaseReference();
+        Reference = aligned;
+    }
+
+    /// <summary>Disposes the frame's reference, if it has one.</summary>
+    public void ReleaseReference()
+    {
+        Reference?.Dispose();
+        Reference = null;
+    }
+
     /// <summary>Seconds from capture to now.</summary>
     public double AgeSeconds => Stopwatch.GetElapsedTime(CapturedAt).TotalSeconds;
 
@@ -224,6 +263,7 @@ public sealed class Frame : IDisposable
         if (!_disposed)
         {
             _disposed = true;
+            ReleaseReference();
             ReleaseImage();
         }
     }

@@ -46,9 +46,54 @@ public sealed class FrameReport : IDisposable
             _json.WriteNumber("estimate_ms", Math.Round(frame.EstimateSeconds * 1000, 3));
             _json.WriteNumber("deblur_ms", Math.Round(frame.DeblurSeconds * 1000, 3));
             _json.WriteNumber("latency_ms", Math.Round(latencySeconds * 1000, 3));
+            if (frame.FixedCamera is { } fixedCamera)
+            {
+                WriteFixedCamera(frame, fixedCamera);
+            }
+
             _json.WriteEndObject();
             _json.Flush();
             _writer.WriteLine(Encoding.UTF8.GetString(_line.GetBuffer(), 0, (int)_line.Length));
+        }
+    }
+
+    /// <summary>Fixed-camera streams only, so that other streams' lines stay exactly as they were.</summary>
+    private void WriteFixedCamera(Frame frame, FixedCameraInfo info)
+    {
+        _json.WriteBoolean("reference_used", frame.ReferenceUsed);
+        if (info.Outcome == ReferenceOutcome.NotNeeded)
+        {
+            _json.WriteNull("reference_outcome");
+        }
+        else
+        {
+            _json.WriteString("reference_outcome", FixedCameraInfo.Name(info.Outcome));
+        }
+
+        WriteNumberOrNull("reference_age_ms", info.ReferenceAgeMs, 3);
+        if (info.ReferenceAgeFrames >= 0)
+        {
+            _json.WriteNumber("reference_age_frames", info.ReferenceAgeFrames);
+        }
+        else
+        {
+            _json.WriteNull("reference_age_frames");
+        }
+
+        WriteNumberOrNull("alignment_quality", info.AlignmentQuality, 4);
+        _json.WriteNumber("align_ms", Math.Round(info.AlignSeconds * 1000, 3));
+        WriteNumberOrNull("sharpness_after", frame.SharpnessAfter, 3);
+    }
+
+    private void WriteNumberOrNull(string name, double value, int digits)
+    {
+        if (double.IsFinite(value))
+        {
+            _json.WriteNumber(name, Math.Round(value, digits));
+        }
+        else
+        {
+            _json.WriteNull(name);
         }
     }
 

@@ -11,6 +11,7 @@ public sealed class StreamDeblurOptions
     public ModelOptions Model { get; set; } = new();
     public PipelineOptions Pipeline { get; set; } = new();
     public HttpOptions Http { get; set; } = new();
+    public FixedCameraOptions FixedCamera { get; set; } = new();
 
     /// <summary>Every problem found, each naming its key; empty when the options are usable.</summary>
     public IReadOnlyList<string> Validate()
@@ -37,6 +38,7 @@ public sealed class StreamDeblurOptions
         Model.Validate("model", errors);
         Pipeline.Validate("pipeline", errors);
         Http.Validate("http", errors);
+        FixedCamera.Validate("fixed_camera", errors);
         return errors;
     }
 
@@ -111,6 +113,9 @@ public sealed class StreamOptions
     public double PaceFps { get; set; }
 
     public ReconnectOptions Reconnect { get; set; } = new();
+
+    /// <summary>false turns fixed-camera mode off for this stream (a PTZ or handheld camera); see <see cref="FixedCameraOptions"/>.</summary>
+    public bool FixedCamera { get; set; } = true;
 
     [JsonIgnore]
     public bool IsLive => Live ?? InputKind.IsLive(Input);
@@ -288,6 +293,16 @@ public sealed class ModelOptions
         StreamDeblurOptions.Require(TileAbovePixels >= 64 * 64, errors, $"{key}.tile_above_pixels", $"{TileAbovePixels} is below 4096");
         StreamDeblurOptions.Require(TileSize is >= 64 and <= 4096, errors, $"{key}.tile_size", $"{TileSize} is outside 64..4096");
         StreamDeblurOptions.Require(TileOverlap >= 0 && TileOverlap * 2 < TileSize, errors, $"{key}.tile_overlap", $"{TileOverlap} must be at least 0 and under half of tile_size");
+    }
+
+    /// <summary>These settings for another model file: the fixed-camera model runs on the same provider, threads and tiles.</summary>
+    public ModelOptions ForModel(string metadata, bool int8)
+    {
+        var copy = (ModelOptions)MemberwiseClone();
+        copy.Metadata = metadata;
+        copy.Fp16 = false;
+        copy.Int8 = int8;
+        return copy;
     }
 }
 

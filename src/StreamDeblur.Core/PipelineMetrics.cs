@@ -66,6 +66,41 @@ public static class PipelineMetrics
     public static readonly Counter Errors = Metrics.CreateCounter(
         "streamdeblur_errors_total", "Errors by stage.", "stream", "stage");
 
+    /// <summary>The outcomes of <see cref="FixedCameraReferences"/>; they add up to the stream's deblurred frames.</summary>
+    public static readonly string[] ReferenceOutcomes = ["used", "stale", "unaligned", "absent"];
+
+    /// <summary>The reasons of <see cref="FixedCameraReferenceDrops"/>.</summary>
+    public static readonly string[] ReferenceDropReasons = ["scene_change", "lighting", "age"];
+
+    public static readonly Counter FixedCameraReferences = Metrics.CreateCounter(
+        "streamdeblur_fixed_camera_references_total",
+        "Deblurred frames of fixed-camera streams by what the reference keeper had for them: used (an aligned sharp reference went to the two-frame network), stale (the last reference was over the age limit), unaligned (alignment failed or was poor) and absent (none); all but used were deblurred single-frame.",
+        "stream", "outcome");
+
+    public static readonly Counter FixedCameraReferenceDrops = Metrics.CreateCounter(
+        "streamdeblur_fixed_camera_reference_drops_total",
+        "References dropped by the keeper, by reason: scene_change (a cut or a camera move), lighting (a mean-luma jump), age.",
+        "stream", "reason");
+
+    public static readonly Histogram SharpnessGain = Metrics.CreateHistogram(
+        "streamdeblur_deblur_sharpness_gain_ratio",
+        "Blur score after deblurring over the score before, per deblurred frame of fixed-camera streams, by whether a reference was used.",
+        new HistogramConfiguration { LabelNames = ["stream", "reference"], Buckets = [0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16] });
+
+    /// <summary>Publishes a fixed-camera stream's counters at zero, as <see cref="InitialiseStream"/> does.</summary>
+    public static void InitialiseFixedCamera(string streamId)
+    {
+        foreach (string outcome in ReferenceOutcomes)
+        {
+            FixedCameraReferences.WithLabels(streamId, outcome).IncTo(0);
+        }
+
+        foreach (string reason in ReferenceDropReasons)
+        {
+            FixedCameraReferenceDrops.WithLabels(streamId, reason).IncTo(0);
+        }
+    }
+
     /// <summary>
     /// Publishes a stream's counters at zero before its first frame, so that rate() and sum() see the series
     /// from the start instead of a gap (a counter that appears at 5 looks like a jump from nothing).

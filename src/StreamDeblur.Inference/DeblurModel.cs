@@ -29,6 +29,9 @@ public sealed class DeblurModel : IDisposable
 
     public string ModelPath { get; }
 
+    /// <summary>True for a two-frame (fixed-camera) model, whose second input is the aligned reference.</summary>
+    public bool TakesReference => Metadata.ReferenceInput is not null;
+
     public static DeblurModel Load(ModelOptions options, ILogger logger)
     {
         ModelMetadata metadata = ModelMetadata.Load(InstalledFiles.Find(options.Metadata));
@@ -89,7 +92,25 @@ public sealed class DeblurModel : IDisposable
             throw new ModelException($"model {path} has no output named '{metadata.Output}' (it has: {string.Join(", ", session.OutputMetadata.Keys)})");
         }
 
-        foreach ((string role, NodeMetadata node) in new[] { ("input", input), ("output", output) })
+        var nodes = new List<(string Role, NodeMetadata Node)> { ("input", input), ("output", output) };
+        if (metadata.ReferenceInput is { } referenceName)
+        {
+            if (!session.InputMetadata.TryGetValue(referenceName, out NodeMetadata? reference))
+            {
+                throw new ModelException($"model {path} has no reference input named '{referenceName}' (it has: {string.Join(", ", session.InputMetadata.Keys)}); its metadata says it is a two-frame model");
+            }
+
+            nodes.Add(("reference input", reference));
+        }
+
+        string[] unknown = session.InputMetadata.Keys.Where(name => name != metadata.Input && name != metadata.ReferenceInput).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new ModelException(
+                $"model {path} has inputs its metadata does not name ({string.Join(", ", unknown)}); a two-frame model's metadata names its second input in reference_input");
+        }
+
+        foreach ((string role, NodeMetadata node) in nodes)
         {
             int[] dims = node.Dimensions;
             if (node.ElementDataType != TensorElementType.Float || dims.Length != 4 || (dims[1] != 3 && dims[1] != -1))
@@ -100,14 +121,32 @@ public sealed class DeblurModel : IDisposable
         }
     }
 
-    /// <summary>Runs the network on a packed batch. <paramref name="input"/> and <paramref name="output"/> are [N,3,H,W].</summary>
-    public void Run(float[] input, float[] output, int batch, int height, int width)
+    /// <summary>Runs a single-frame network on a packed batch. <paramref name="input"/> and <paramref name="output"/> are [N,3,H,W].</summary>
+    public void Run(float[] input, float[] output, int batch, int height, int width) => Run(input, null, output, batch, height, width);
+
+    /// <summary>
+    /// Runs the network on a packed batch; a two-frame network also reads <paramref name="reference"/>, the
+    /// aligned references in the same [N,3,H,W] shape.
+    /// </summary>
+    public void Run(float[] input, float[]? reference, float[] output, int batch, int height, int width)
     {
+        if (TakesReference != reference is not null)
+        {
+            throw new ArgumentException(TakesReference ? $"model {Metadata.Name} needs a reference" : $"model {Metadata.Name} takes no reference", nameof(reference));
+        }
+
         long[] shape = [batch, 3, height, width];
         int length = batch * 3 * height * width;
         using OrtValue inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, length), shape);
         using OrtValue outputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, output.AsMemory(0, length), shape);
-        _session.Run(_runOptions, [Metadata.Input], [inputValue], [Metadata.Output], [outputValue]);
+        if (reference is null)
+        {
+            _session.Run(_runOptions, [Metadata.Input], [inputValue], [Metadata.Output], [outputValue]);
+            return;
+        }
+
+        using OrtValue referenceValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, reference.AsMemory(0, length), shape);
+        _session.Run(_runOptions, [Metadata.Input, Metadata.ReferenceInput!], [inputValue, referenceValue], [Metadata.Output], [outputValue]);
     }
 
     /// <summary>Runs once on a small image so that the first real frame does not pay for initialisation.</summary>
@@ -119,7 +158,7 @@ public sealed class DeblurModel : IDisposable
         var buffer = new float[3 * height * width];
         var result = new float[buffer.Length];
         long start = Stopwatch.GetTimestamp();
-        Run(buffer, result, 1, height, width);
+        Run(buffer, TakesReference ? buffer : null, result, 1, height, width);
         return Stopwatch.GetElapsedTime(start);
     }
 

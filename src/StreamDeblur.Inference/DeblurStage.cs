@@ -6,23 +6,41 @@ namespace StreamDeblur.Inference;
 
 /// <summary>
 /// Runs each batch through the network and sends every frame on to its own stream's reorder queue.
-/// A batch that fails is passed through untouched (route SkippedError), so no frame is lost.
+/// Batches whose frames carry an aligned reference go to the two-frame (fixed-camera) network, the others to
+/// the single-frame one. A batch that fails is passed through untouched (route SkippedError), so no frame is lost.
 /// </summary>
 public sealed class DeblurStage : IDisposable
 {
     private readonly DeblurModel _model;
     private readonly TensorPacker _packer;
     private readonly TiledDeblurrer _tiler;
+    private readonly DeblurModel? _fixedModel;
+    private readonly TensorPacker? _fixedPacker;
+    private readonly TiledDeblurrer? _fixedTiler;
+    private readonly ISharpnessMeter? _sharpness;
     private readonly ModelOptions _options;
     private readonly ILogger _logger;
 
-    public DeblurStage(DeblurModel model, ModelOptions options, ILogger logger)
+    /// <param name="model">The single-frame network.</param>
+    /// <param name="options">Tiling settings.</param>
+    /// <param name="logger">Where failed batches are reported.</param>
+    /// <param name="fixedCameraModel">The two-frame network, for frames that carry a reference (fixed-camera mode).</param>
+    /// <param name="sharpness">Scores fixed-camera streams' frames after deblurring (for their report and the gain histogram).</param>
+    public DeblurStage(DeblurModel model, ModelOptions options, ILogger logger, DeblurModel? fixedCameraModel = null, ISharpnessMeter? sharpness = null)
     {
         _model = model;
         _options = options;
         _logger = logger;
         _packer = new TensorPacker(model.Metadata);
         _tiler = new TiledDeblurrer(model, options);
+        if (fixedCameraModel is not null)
+        {
+            _fixedModel = fixedCameraModel;
+            _fixedPacker = new TensorPacker(fixedCameraModel.Metadata);
+            _fixedTiler = new TiledDeblurrer(fixedCameraModel, options);
+        }
+
+        _sharpness = sharpness;
     }
 
     /// <summary>Deblurs each batch and hands every frame to <paramref name="deliver"/>, which takes ownership.</summary>
@@ -41,10 +59,10 @@ public sealed class DeblurStage : IDisposable
         }
     }
 
-    /// <summary>Deblurs one frame in place, as a batch of one.</summary>
+    /// <summary>Deblurs one frame in place, as a batch of one (with its reference, if it carries one).</summary>
     public void Process(Frame frame)
     {
-        var batch = new FrameBatch(frame.Width, frame.Height);
+        var batch = new FrameBatch(frame.Width, frame.Height, frame.Reference is not null);
         batch.Frames.Add(frame);
         Process(batch);
     }
@@ -55,25 +73,32 @@ public sealed class DeblurStage : IDisposable
         long start = Stopwatch.GetTimestamp();
         try
         {
+            (DeblurModel model, TensorPacker packer, TiledDeblurrer tiler) = batch.WithReference
+                ? (_fixedModel ?? throw new InvalidOperationException("frames with a reference reached a deblur stage that has no two-frame model"), _fixedPacker!, _fixedTiler!)
+                : (_model, _packer, _tiler);
             if ((long)batch.Width * batch.Height > _options.TileAbovePixels)
             {
                 foreach (Frame frame in batch.Frames)
                 {
-                    _tiler.Deblur(frame.ToBgr());
+                    tiler.Deblur(frame.ToBgr(), frame.Reference);
                 }
             }
             else
             {
-                _packer.Prepare(batch.Frames.Count, batch.Height, batch.Width);
+                packer.Prepare(batch.Frames.Count, batch.Height, batch.Width, batch.WithReference);
                 for (int i = 0; i < batch.Frames.Count; i++)
                 {
-                    _packer.Pack(batch.Frames[i].ToBgr(), i);
+                    packer.Pack(batch.Frames[i].ToBgr(), i);
+                    if (batch.WithReference)
+                    {
+                        packer.PackReference(batch.Frames[i].Reference!, i);
+                    }
                 }
 
-                _model.Run(_packer.Input, _packer.Output, batch.Frames.Count, _packer.PaddedHeight, _packer.PaddedWidth);
+                model.Run(packer.Input, packer.Reference, packer.Output, batch.Frames.Count, packer.PaddedHeight, packer.PaddedWidth);
                 for (int i = 0; i < batch.Frames.Count; i++)
                 {
-                    _packer.Unpack(i, batch.Frames[i].Image);
+                    packer.Unpack(i, batch.Frames[i].Image);
                 }
             }
 
@@ -84,7 +109,13 @@ public sealed class DeblurStage : IDisposable
                 frame.Route = FrameRoute.Deblurred;
                 frame.DeblurSeconds = seconds / batch.Frames.Count;
                 frame.BatchSize = batch.Frames.Count;
+                frame.ReferenceUsed = batch.WithReference;
+                frame.ReleaseReference();
                 PipelineMetrics.FramesDeblurred.WithLabels(frame.StreamId).Inc();
+                if (frame.FixedCamera is { } info)
+                {
+                    RecordFixedCamera(frame, info);
+                }
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -93,6 +124,7 @@ public sealed class DeblurStage : IDisposable
                 batch.Frames.Count, batch.Width, batch.Height, ex.Message);
             foreach (Frame frame in batch.Frames)
             {
+                frame.ReleaseReference();
                 frame.Route = FrameRoute.SkippedError;
                 PipelineMetrics.FramesSkipped.WithLabels(frame.StreamId, "error").Inc();
                 PipelineMetrics.Errors.WithLabels(frame.StreamId, "deblur").Inc();
@@ -100,9 +132,27 @@ public sealed class DeblurStage : IDisposable
         }
     }
 
+    /// <summary>Counts what the keeper had for a deblurred frame of a fixed-camera stream, and how much sharper it came out.</summary>
+    private void RecordFixedCamera(Frame frame, FixedCameraInfo info)
+    {
+        PipelineMetrics.FixedCameraReferences.WithLabels(frame.StreamId, FixedCameraInfo.Name(info.Outcome)).Inc();
+        if (_sharpness is null)
+        {
+            return;
+        }
+
+        frame.SharpnessAfter = _sharpness.Sharpness(frame.Image);
+        if (frame.Blur.Sharpness > 0)
+        {
+            PipelineMetrics.SharpnessGain.WithLabels(frame.StreamId, frame.ReferenceUsed ? "used" : "none").Observe(frame.SharpnessAfter / frame.Blur.Sharpness);
+        }
+    }
+
     public void Dispose()
     {
         _packer.Dispose();
         _tiler.Dispose();
+        _fixedPacker?.Dispose();
+        _fixedTiler?.Dispose();
     }
 }

@@ -2,12 +2,18 @@ using System.Threading.Channels;
 
 namespace StreamDeblur.Inference;
 
-/// <summary>Frames of one shape, deblurred together. The batch owns its frames until it hands them on.</summary>
-public sealed class FrameBatch(int width, int height)
+/// <summary>
+/// Frames of one shape, deblurred together: all with an aligned reference (for the two-frame network) or all
+/// without. The batch owns its frames until it hands them on.
+/// </summary>
+public sealed class FrameBatch(int width, int height, bool withReference = false)
 {
     public int Width { get; } = width;
 
     public int Height { get; } = height;
+
+    /// <summary>Every frame carries an aligned reference, and the batch goes to the two-frame network.</summary>
+    public bool WithReference { get; } = withReference;
 
     public List<Frame> Frames { get; } = [];
 
@@ -19,11 +25,12 @@ public sealed class FrameBatch(int width, int height)
 /// The cross-stream dynamic batcher. Blurry frames from every stream queue here and leave in batches of
 /// one shape, pushed when a batch is full or when <see cref="BatchingOptions.MaxQueueDelayMs"/> has passed
 /// since its first frame arrived (as nvstreammux's batched-push-timeout and Triton's max queue delay).
+/// Frames with a reference (fixed-camera mode) and frames without are batched apart.
 /// </summary>
 public sealed class FrameBatcher(BatchingOptions options, TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
-    private readonly Dictionary<(int Width, int Height), FrameBatch> _open = [];
+    private readonly Dictionary<(int Width, int Height, bool WithReference), FrameBatch> _open = [];
 
     public async Task RunAsync(ChannelReader<Frame> input, ChannelWriter<FrameBatch> output, CancellationToken cancellationToken)
     {
@@ -49,7 +56,7 @@ public sealed class FrameBatcher(BatchingOptions options, TimeProvider? clock = 
                     batch.Frames.Add(frame);
                     if (batch.Frames.Count >= options.MaxBatchSize)
                     {
-                        _open.Remove((batch.Width, batch.Height));
+                        _open.Remove(Key(batch));
                         await PushAsync(batch, output, cancellationToken).ConfigureAwait(false);
                     }
                 }
@@ -88,10 +95,10 @@ public sealed class FrameBatcher(BatchingOptions options, TimeProvider? clock = 
 
     private FrameBatch OpenBatchFor(Frame frame)
     {
-        var key = (frame.Width, frame.Height);
+        var key = (frame.Width, frame.Height, frame.Reference is not null);
         if (!_open.TryGetValue(key, out FrameBatch? batch))
         {
-            batch = new FrameBatch(frame.Width, frame.Height) { OpenedAt = _clock.GetTimestamp() };
+            batch = new FrameBatch(frame.Width, frame.Height, key.Item3) { OpenedAt = _clock.GetTimestamp() };
             _open.Add(key, batch);
         }
 
@@ -120,10 +127,12 @@ public sealed class FrameBatcher(BatchingOptions options, TimeProvider? clock = 
         TimeSpan delay = TimeSpan.FromMilliseconds(options.MaxQueueDelayMs);
         foreach (FrameBatch batch in _open.Values.Where(b => _clock.GetElapsedTime(b.OpenedAt) >= delay).ToList())
         {
-            _open.Remove((batch.Width, batch.Height));
+            _open.Remove(Key(batch));
             await PushAsync(batch, output, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private static (int Width, int Height, bool WithReference) Key(FrameBatch batch) => (batch.Width, batch.Height, batch.WithReference);
 
     private static async Task PushAsync(FrameBatch batch, ChannelWriter<FrameBatch> output, CancellationToken cancellationToken)
     {

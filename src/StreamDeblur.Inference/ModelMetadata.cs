@@ -18,6 +18,12 @@ public sealed class ModelMetadata
     public string? Int8File { get; set; }
     public string Input { get; set; } = "input";
     public string Output { get; set; } = "output";
+
+    /// <summary>
+    /// A two-frame (fixed-camera) model's second input: the sharp reference, aligned to the frame in
+    /// <see cref="Input"/>, in the same layout and shape. Null for single-frame models.
+    /// </summary>
+    public string? ReferenceInput { get; set; }
     public string Layout { get; set; } = "NCHW";
     public string ColorOrder { get; set; } = "BGR";
     public double Scale { get; set; } = 1.0 / 255;
@@ -85,6 +91,7 @@ public sealed class ModelMetadata
         if (Std.Length != 3 || Std.Any(s => s == 0)) errors.Add("std needs 3 non-zero values");
         if (!(Scale > 0)) errors.Add("scale must be positive");
         if (PadMultiple is < 1 or > 256) errors.Add($"pad_multiple {PadMultiple} is outside 1..256");
+        if (ReferenceInput is not null && (ReferenceInput.Length == 0 || ReferenceInput == Input)) errors.Add($"reference_input '{ReferenceInput}' must name a second input, not '{Input}'");
         if (errors.Count > 0)
         {
             throw new ModelException($"model metadata {path}: {string.Join("; ", errors)}");

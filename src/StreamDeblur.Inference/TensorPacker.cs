@@ -7,7 +7,8 @@ namespace StreamDeblur.Inference;
 /// normalise per channel) and unpacks the network's output back into the images, cropping the padding.
 /// Every step is one vectorised OpenCV call over a Mat header that points into the tensor buffer; the
 /// buffers and headers are kept and reused while the batch shape stays the same, so steady-state
-/// packing allocates nothing per frame. One instance per thread.
+/// packing allocates nothing per frame. A two-frame model's references are packed the same way into a
+/// second tensor. One instance per thread.
 /// </summary>
 public sealed class TensorPacker : IDisposable
 {
@@ -20,9 +21,11 @@ public sealed class TensorPacker : IDisposable
     private readonly Mat[] _merge = [new Mat(), new Mat(), new Mat()];
     private float[] _input = [];
     private float[] _output = [];
+    private float[] _reference = [];
     private Mat[] _inputPlanes = [];
+    private Mat[] _referencePlanes = [];
     private Mat[] _outputCrops = [];
-    private (int Batch, int Height, int Width, int CropHeight, int CropWidth) _shape;
+    private (int Batch, int Height, int Width, int CropHeight, int CropWidth, bool WithReference) _shape;
 
     public TensorPacker(ModelMetadata metadata)
     {
@@ -40,6 +43,9 @@ public sealed class TensorPacker : IDisposable
 
     public float[] Output => _output;
 
+    /// <summary>The packed references of a batch prepared with them; null otherwise.</summary>
+    public float[]? Reference => _shape.WithReference ? _reference : null;
+
     public int PaddedHeight => _shape.Height;
 
     public int PaddedWidth => _shape.Width;
@@ -47,12 +53,15 @@ public sealed class TensorPacker : IDisposable
     /// <summary>Rounds a size up to the model's pad multiple.</summary>
     public int Pad(int size) => (size + _metadata.PadMultiple - 1) / _metadata.PadMultiple * _metadata.PadMultiple;
 
-    /// <summary>Prepares buffers for <paramref name="batch"/> images of <paramref name="height"/> × <paramref name="width"/>.</summary>
-    public void Prepare(int batch, int height, int width)
+    /// <summary>
+    /// Prepares buffers for <paramref name="batch"/> images of <paramref name="height"/> × <paramref name="width"/>,
+    /// and as many references when <paramref name="withReference"/> is set.
+    /// </summary>
+    public void Prepare(int batch, int height, int width, bool withReference = false)
     {
         int paddedHeight = Pad(height);
         int paddedWidth = Pad(width);
-        if (_shape == (batch, paddedHeight, paddedWidth, height, width))
+        if (_shape == (batch, paddedHeight, paddedWidth, height, width, withReference))
         {
             return;
         }
@@ -65,18 +74,28 @@ public sealed class TensorPacker : IDisposable
             _output = GC.AllocateUninitializedArray<float>(length, pinned: true);
         }
 
+        if (withReference && _reference.Length < length)
+        {
+            _reference = GC.AllocateUninitializedArray<float>(length, pinned: true);
+        }
+
         DisposeHeaders();
         _inputPlanes = new Mat[batch * 3];
         _outputCrops = new Mat[batch * 3];
+        _referencePlanes = new Mat[withReference ? batch * 3 : 0];
         int planeLength = paddedHeight * paddedWidth;
         for (int i = 0; i < batch * 3; i++)
         {
             _inputPlanes[i] = PlaneHeader(_input, i * planeLength, paddedHeight, paddedWidth);
             using Mat outputPlane = PlaneHeader(_output, i * planeLength, paddedHeight, paddedWidth);
             _outputCrops[i] = new Mat(outputPlane, new Rect(0, 0, width, height));
+            if (withReference)
+            {
+                _referencePlanes[i] = PlaneHeader(_reference, i * planeLength, paddedHeight, paddedWidth);
+            }
         }
 
-        _shape = (batch, paddedHeight, paddedWidth, height, width);
+        _shape = (batch, paddedHeight, paddedWidth, height, width, withReference);
     }
 
     private static unsafe Mat PlaneHeader(float[] buffer, int offset, int height, int width)
@@ -89,7 +108,20 @@ public sealed class TensorPacker : IDisposable
     }
 
     /// <summary>Writes <paramref name="image"/> (BGR 8UC3, the prepared size) into batch slot <paramref name="index"/>.</summary>
-    public void Pack(Mat image, int index)
+    public void Pack(Mat image, int index) => PackInto(_inputPlanes, image, index);
+
+    /// <summary>Writes a reference (BGR 8UC3, the prepared size) into slot <paramref name="index"/> of the reference tensor.</summary>
+    public void PackReference(Mat reference, int index)
+    {
+        if (!_shape.WithReference)
+        {
+            throw new InvalidOperationException("the batch was prepared without references");
+        }
+
+        PackInto(_referencePlanes, reference, index);
+    }
+
+    private void PackInto(Mat[] planes, Mat image, int index)
     {
         if (image.Height != _shape.CropHeight || image.Width != _shape.CropWidth)
         {
@@ -106,7 +138,7 @@ public sealed class TensorPacker : IDisposable
         for (int c = 0; c < 3; c++)
         {
             Cv2.ExtractChannel(source, _channel8, _sourceChannel[c]);
-            _channel8.ConvertTo(_inputPlanes[(index * 3) + c], MatType.CV_32F, _alpha[c], _beta[c]);
+            _channel8.ConvertTo(planes[(index * 3) + c], MatType.CV_32F, _alpha[c], _beta[c]);
         }
     }
 
@@ -130,6 +162,11 @@ public sealed class TensorPacker : IDisposable
         }
 
         foreach (Mat m in _outputCrops)
+        {
+            m.Dispose();
+        }
+
+        foreach (Mat m in _referencePlanes)
         {
             m.Dispose();
         }

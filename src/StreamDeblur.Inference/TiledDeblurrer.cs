@@ -49,8 +49,11 @@ public sealed class TiledDeblurrer : IDisposable
         return origins;
     }
 
-    /// <summary>Deblurs <paramref name="image"/> (BGR 8UC3) in place.</summary>
-    public void Deblur(Mat image)
+    /// <summary>
+    /// Deblurs <paramref name="image"/> (BGR 8UC3) in place; a two-frame model also reads the same tiles of
+    /// <paramref name="reference"/> (the aligned reference, BGR at the image's size).
+    /// </summary>
+    public void Deblur(Mat image, Mat? reference = null)
     {
         int tileWidth = Math.Min(_tileSize, image.Width);
         int tileHeight = Math.Min(_tileSize, image.Height);
@@ -76,15 +79,21 @@ public sealed class TiledDeblurrer : IDisposable
         for (int first = 0; first < tiles.Count; first += TilesPerRun)
         {
             int count = Math.Min(TilesPerRun, tiles.Count - first);
-            _packer.Prepare(count, tileHeight, tileWidth);
+            _packer.Prepare(count, tileHeight, tileWidth, withReference: reference is not null);
             for (int i = 0; i < count; i++)
             {
                 using var tile = new Mat(image, tiles[first + i]);
                 using Mat contiguous = tile.Clone();
                 _packer.Pack(contiguous, i);
+                if (reference is not null)
+                {
+                    using var referenceTile = new Mat(reference, tiles[first + i]);
+                    using Mat referenceContiguous = referenceTile.Clone();
+                    _packer.PackReference(referenceContiguous, i);
+                }
             }
 
-            _model.Run(_packer.Input, _packer.Output, count, _packer.PaddedHeight, _packer.PaddedWidth);
+            _model.Run(_packer.Input, _packer.Reference, _packer.Output, count, _packer.PaddedHeight, _packer.PaddedWidth);
             for (int i = 0; i < count; i++)
             {
                 _packer.Unpack(i, tileOut);

@@ -16,7 +16,7 @@ namespace StreamDeblur.Video;
 /// </list>
 /// Holds scratch images, so one instance serves one stream on one thread.
 /// </summary>
-public sealed class BlurEstimator : IDisposable
+public sealed class BlurEstimator : ISharpnessMeter, IDisposable
 {
     private readonly BlurOptions _options;
     private readonly Mat _coarse = new();
@@ -86,6 +86,9 @@ public sealed class BlurEstimator : IDisposable
         (double angle, double coherence, double extent) = motionCue ? MotionCue(luma) : (0, 0, 0);
         return new BlurMeasurement(sharpness, angle, coherence, extent / scale, Baseline: 0, IsBlurry: false);
     }
+
+    /// <summary>The sharpness score alone, of a BGR image (what the deblur stage measures after the network).</summary>
+    public double Sharpness(Mat bgr) => Measure(bgr, limitedRangeLuma: false, motionCue: false).Sharpness;
 
     private (double AngleDegrees, double Coherence, double ExtentPixels) MotionCue(Mat luma)
     {

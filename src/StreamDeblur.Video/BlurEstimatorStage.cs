@@ -12,44 +12,19 @@ public sealed class BlurEstimatorStage(BlurOptions options, bool motionCue) : ID
 {
     private readonly BlurEstimator _estimator = new(options);
 
-    public async Task RunAsync(ChannelReader<Frame> input, ChannelWriter<Frame> output, CancellationToken cancellationToken)
-    {
-        Exception? error = null;
-        try
-        {
-            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (input.TryRead(out Frame? frame))
-                {
-                    try
-                    {
-                        long start = Stopwatch.GetTimestamp();
-                        using (Mat view = frame.AnalysisView())
-                        {
-                            frame.Blur = _estimator.Measure(view, limitedRangeLuma: frame.Layout == PixelLayout.I420, motionCue);
-                        }
+    public Task RunAsync(ChannelReader<Frame> input, ChannelWriter<Frame> output, CancellationToken cancellationToken) =>
+        PipelineChannels.ForEachAsync(input, output, Score, cancellationToken);
 
-                        frame.EstimateSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                        PipelineMetrics.StageDuration.WithLabels("estimate").Observe(frame.EstimateSeconds);
-                        await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        frame.Dispose();
-                        throw;
-                    }
-                }
-            }
-        }
-        catch (Exception ex)
+    private void Score(Frame frame)
+    {
+        long start = Stopwatch.GetTimestamp();
+        using (Mat view = frame.AnalysisView())
         {
-            error = ex;
-            PipelineChannels.DisposeRemaining(input);
+            frame.Blur = _estimator.Measure(view, limitedRangeLuma: frame.Layout == PixelLayout.I420, motionCue);
         }
-        finally
-        {
-            output.TryComplete(error is OperationCanceledException ? null : error);
-        }
+
+        frame.EstimateSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        PipelineMetrics.StageDuration.WithLabels("estimate").Observe(frame.EstimateSeconds);
     }
 
     public void Dispose() => _estimator.Dispose();

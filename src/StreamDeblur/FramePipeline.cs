@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using StreamDeblur.Inference;
 using StreamDeblur.Stages;
 using StreamDeblur.Video;
+using StreamDeblur.Video.FixedCamera;
 
 namespace StreamDeblur.App;
 
@@ -23,6 +24,13 @@ public sealed record StreamResult(string StreamId, long FramesWritten, IReadOnly
 ///   source ─▶[decoded]─▶ blur estimator ─▶[scored]─▶ router ─┬─ sharp ──────────────────────────▶[ready]─▶ reorder ─▶[ordered]─▶ encoder ─▶ sinks
 ///                                                            └─ blurry ─▶ (shared) [blurry] ─▶ batcher ─▶[batches]─▶ deblur ─┘
 /// </code>
+/// A fixed-camera stream (fixed-camera mode on, and a two-frame model loaded) has the reference keeper between
+/// the router and the routes, where its frames are still in order; blurry frames leave it with an aligned
+/// copy of the last sharp frame, and the batcher and deblur stage run those through the two-frame network:
+/// <code>
+///   … router ─▶[judged]─▶ reference keeper ─┬─ sharp ─────────────────────────────────────────▶[ready]─▶ …
+///                                           └─ blurry + reference ─▶ (shared) [blurry] ─▶ batcher ─▶ …
+/// </code>
 /// Every arrow in brackets is a bounded channel. Live sources feed a leaky [decoded] queue that drops its
 /// oldest frame when full; everything else waits (backpressure), so files never lose a frame.
 /// Cancelling <c>stopReading</c> stops the sources and lets the queues drain; cancelling <c>abort</c> stops everything.
@@ -34,6 +42,7 @@ public sealed class FramePipeline : IAsyncDisposable
 {
     private readonly StreamDeblurOptions _options;
     private readonly DeblurModel _model;
+    private readonly DeblurModel? _fixedCameraModel;
     private readonly FrameReport? _report;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
@@ -51,10 +60,12 @@ public sealed class FramePipeline : IAsyncDisposable
         PipelineState state,
         IReadOnlyDictionary<string, IFrameSink>? extraSinks = null,
         Provenance? provenance = null,
-        int maxConcurrentStreams = 0)
+        int maxConcurrentStreams = 0,
+        DeblurModel? fixedCameraModel = null)
     {
         _options = options;
         _model = model;
+        _fixedCameraModel = fixedCameraModel;
         _report = report;
         _loggers = loggers;
         _logger = loggers.CreateLogger("pipeline");
@@ -86,7 +97,8 @@ public sealed class FramePipeline : IAsyncDisposable
         Channel<FrameBatch> batches = PipelineChannels.Lossless<FrameBatch>(2);
         var blurryWriters = new SharedWriterCompletion<Frame>(blurry.Writer, _options.Streams.Count);
         var batcher = new FrameBatcher(_options.Batching);
-        using var deblur = new DeblurStage(_model, _options.Model, _loggers.CreateLogger("deblur"));
+        using BlurEstimator? scoreAfterDeblur = _fixedCameraModel is null ? null : new BlurEstimator(_options.Blur);
+        using var deblur = new DeblurStage(_model, _options.Model, _loggers.CreateLogger("deblur"), _fixedCameraModel, scoreAfterDeblur);
 
         Task batcherTask = batcher.RunAsync(blurry.Reader, batches.Writer, abort);
         Task deblurTask = Task.Run(() => deblur.RunAsync(batches.Reader, (frame, ct) => tails[frame.StreamId].ReturnFromDeblurAsync(frame, ct), abort), abort);
@@ -254,7 +266,17 @@ public sealed class FramePipeline : IAsyncDisposable
             sampler.Watch("ordered", stream.Id, ordered.Reader);
 
             using var estimator = new BlurEstimatorStage(_options.Blur, motionCue: _report is not null);
-            var router = new RouterStage(stream.Id, _options.Blur, stream.IsLive, TimeSpan.FromMilliseconds(stream.MaxLatencyMs));
+            var latencyBudget = TimeSpan.FromMilliseconds(stream.MaxLatencyMs);
+            var router = new RouterStage(stream.Id, _options.Blur, stream.IsLive, latencyBudget);
+            Channel<Frame>? judged = UsesFixedCamera(stream) ? PipelineChannels.Lossless<Frame>(_options.Pipeline.ChannelCapacity) : null;
+            using ReferenceKeeperStage? keeper = judged is null ? null
+                : new ReferenceKeeperStage(stream.Id, _options.FixedCamera, _options.Blur, new RouteDispatcher(stream.Id, stream.IsLive, latencyBudget));
+            if (judged is not null)
+            {
+                PipelineMetrics.InitialiseFixedCamera(stream.Id);
+                sampler.Watch("judged", stream.Id, judged.Reader);
+            }
+
             var reorder = new ReorderStage(stream.Id);
             var encoder = new EncoderStage(stream.Id, sinks, _report, progress);
 
@@ -270,7 +292,11 @@ public sealed class FramePipeline : IAsyncDisposable
             Task noteCut = sourceTask.ContinueWith(_ => cutShort = stopReading.IsCancellationRequested, TaskScheduler.Default);
             Task estimateTask = estimator.RunAsync(decoded.Reader, scored.Writer, streamFailed.Token);
             routerStarted = true;
-            Task routeTask = RunRouterAsync(router, scored.Reader, tail, blurry, blurryWriters, streamFailed.Token);
+            Task routeTask = judged is null
+                ? RunSharedWriterAsync(router.RunAsync(scored.Reader, tail, blurry, streamFailed.Token), blurryWriters)
+                : Task.WhenAll(
+                    router.RunAsync(scored.Reader, judged.Writer, streamFailed.Token),
+                    RunSharedWriterAsync(keeper!.RunAsync(judged.Reader, tail, blurry, streamFailed.Token), blurryWriters));
             Task reorderTask = reorder.RunAsync(tail, ordered.Writer, streamFailed.Token);
             Task encodeTask = encoder.RunAsync(ordered.Reader, streamFailed.Token);
             Task endOnEncoderFault = encodeTask.ContinueWith(
@@ -287,6 +313,11 @@ public sealed class FramePipeline : IAsyncDisposable
             Exception? error = await FirstErrorAsync(sourceTask, estimateTask, routeTask, reorderTask, encodeTask).ConfigureAwait(false);
             await endOnEncoderFault.ConfigureAwait(false);
             DisposeQueued(decoded.Reader, scored.Reader, tail.Ready, ordered.Reader);
+            if (judged is not null)
+            {
+                DisposeQueued(judged.Reader);
+            }
+
             string? message = error is null ? null : UrlRedactor.Redact(error.Message);
             if (message is not null)
             {
@@ -323,13 +354,19 @@ public sealed class FramePipeline : IAsyncDisposable
         }
     }
 
-    private static async Task RunRouterAsync(
-        RouterStage router, ChannelReader<Frame> input, StreamTail tail, ChannelWriter<Frame> blurry,
-        SharedWriterCompletion<Frame> blurryWriters, CancellationToken abort)
+    /// <summary>
+    /// Fixed-camera mode is on for a stream when it is enabled, the stream does not turn it off, a two-frame model
+    /// is loaded, and some frames are judged (blur.mode none judges none).
+    /// </summary>
+    private bool UsesFixedCamera(StreamOptions stream) =>
+        _fixedCameraModel is not null && _options.FixedCamera.Enabled && stream.FixedCamera && _options.Blur.Mode != "none";
+
+    /// <summary>Runs the stage that writes a stream's blurry frames into the shared queue (the router or the reference keeper).</summary>
+    private static async Task RunSharedWriterAsync(Task routing, SharedWriterCompletion<Frame> blurryWriters)
     {
         try
         {
-            await router.RunAsync(input, tail, blurry, abort).ConfigureAwait(false);
+            await routing.ConfigureAwait(false);
         }
         finally
         {

@@ -69,10 +69,12 @@ public static class RunCommand
         // The HTTP endpoint starts first, so that /healthz answers and /readyz says 503 while the model loads.
         await using HttpEndpoint? http = options.Http.Port > 0 ? await HttpEndpoint.StartAsync(options.Http, state, loggers) : null;
         using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
+        FixedCameraModel.ThrowIfTwoFrame(model, options.Model.Metadata);
+        using DeblurModel? fixedCameraModel = FixedCameraModel.Load(options, loggers.CreateLogger("model"));
         state.Provider = model.Provider;
         if (options.Model.WarmUp)
         {
-            TimeSpan warm = model.WarmUp();
+            TimeSpan warm = model.WarmUp() + (fixedCameraModel?.WarmUp() ?? TimeSpan.Zero);
             logger.LogInformation("model warmed up in {Ms:F0} ms", warm.TotalMilliseconds);
         }
 
@@ -82,7 +84,7 @@ public static class RunCommand
         long start = Stopwatch.GetTimestamp();
         int jobs = folder is null ? 0 : command.GetInt("jobs", DefaultJobs, 1, 64);
         var provenance = new Provenance(options, model);
-        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams), provenance, jobs);
+        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams), provenance, jobs, fixedCameraModel);
         using var finished = new CancellationTokenSource();
         Task progress = new ProgressDisplay(pipeline.Progress.Values).RunAsync(command["progress"] ?? "auto", progressConsole, logger, finished.Token);
         IReadOnlyList<StreamResult> results;

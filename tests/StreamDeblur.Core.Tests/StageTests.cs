@@ -40,30 +40,7 @@ public sealed class StageTests
         Task encode = new EncoderStage("s", [sink], report: null).RunAsync(ordered.Reader, CancellationToken.None);
 
         // A slow "deblur" path that returns frames late and in reverse pairs.
-        Task deblur = Task.Run(async () =>
-        {
-            var held = new List<Frame>();
-            await foreach (Frame frame in blurry.Reader.ReadAllAsync())
-            {
-                frame.Route = FrameRoute.Deblurred;
-                held.Add(frame);
-                if (held.Count == 2)
-                {
-                    held.Reverse();
-                    foreach (Frame f in held)
-                    {
-                        await tail.ReturnFromDeblurAsync(f, CancellationToken.None);
-                    }
-
-                    held.Clear();
-                }
-            }
-
-            foreach (Frame f in held)
-            {
-                await tail.ReturnFromDeblurAsync(f, CancellationToken.None);
-            }
-        });
+        Task deblur = OutOfOrderDeblur.RunAsync(blurry.Reader, tail);
 
         var expectedBlurry = new HashSet<long>();
         for (int i = 0; i < count; i++)

@@ -172,7 +172,7 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
         return frame.Image;
     }
 
-    private sealed class ListLogger : ILogger
+    internal sealed class ListLogger : ILogger
     {
         public List<string> Lines { get; } = [];
 

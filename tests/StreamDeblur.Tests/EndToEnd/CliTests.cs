@@ -73,7 +73,7 @@ public sealed class CliTests
         Assert.DoesNotContain("   at ", result.StdErr + result.StdOut); // no stack trace
     }
 
-    private static string Write(string dir, string name, string content)
+    internal static string Write(string dir, string name, string content)
     {
         string path = Path.Combine(dir, name);
         File.WriteAllText(path, content);

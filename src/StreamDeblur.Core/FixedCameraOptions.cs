@@ -1,0 +1,59 @@
+namespace StreamDeblur;
+
+/// <summary>
+/// Fixed-camera mode: a blurry frame is deblurred by a two-frame network that also reads the last
+/// confidently sharp frame of the same stream, registered to it. A moving camera (a cut, a PTZ move, a
+/// lighting jump) falls back to single-frame deblurring through the scene-change and alignment checks below.
+/// </summary>
+public sealed class FixedCameraOptions
+{
+    /// <summary>On by default; off runs every stream exactly as single-frame deblurring does.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The two-frame model's metadata (its <c>reference_input</c> names the second input). Missing: single-frame only, with a log line.</summary>
+    public string Metadata { get; set; } = "models/deblur-fixed.json";
+
+    /// <summary>Use the two-frame model's INT8 variant (its metadata's <c>int8_file</c>).</summary>
+    public bool Int8 { get; set; }
+
+    /// <summary>A frame the router passes as sharp becomes the reference only when its sharpness is at least the stream's baseline × this.</summary>
+    public double ReferenceSharpnessRatio { get; set; } = 0.85;
+
+    /// <summary>A reference older than this, in stream time, is dropped (stale).</summary>
+    public double MaxAgeSeconds { get; set; } = 3;
+
+    /// <summary>A reference more than this many frames old is dropped (stale); 0 sets no limit in frames.</summary>
+    public int MaxAgeFrames { get; set; }
+
+    /// <summary>Scene change (lighting jump): the frame's mean luma differs from the reference's by more than this many levels (0..255).</summary>
+    public double MaxLumaJump { get; set; } = 16;
+
+    /// <summary>Scene change (cut, PTZ move): the correlation of the frame's and the reference's 64-pixel-wide luma thumbnails falls below this.</summary>
+    public double MinSceneCorrelation { get; set; } = 0.7;
+
+    /// <summary>The alignment's ECC correlation must reach this, or the frame falls back to single-frame deblurring (unaligned).</summary>
+    public double MinAlignmentQuality { get; set; } = 0.8;
+
+    /// <summary>The alignment's shift may not exceed this fraction of the frame width, or the frame falls back (unaligned).</summary>
+    public double MaxShiftFraction { get; set; } = 0.05;
+
+    /// <summary>Luma is downscaled to this width before alignment.</summary>
+    public int AlignmentWidth { get; set; } = 256;
+
+    /// <summary>The motion model the alignment fits: translation, euclidean (shift and rotation) or affine.</summary>
+    public string Motion { get; set; } = "euclidean";
+
+    internal void Validate(string key, List<string> errors)
+    {
+        StreamDeblurOptions.Require(!Enabled || !string.IsNullOrWhiteSpace(Metadata), errors, $"{key}.metadata", "is required while fixed-camera mode is enabled");
+        StreamDeblurOptions.Require(ReferenceSharpnessRatio is > 0 and <= 2, errors, $"{key}.reference_sharpness_ratio", $"{ReferenceSharpnessRatio} is outside (0, 2]");
+        StreamDeblurOptions.Require(MaxAgeSeconds is > 0 and <= 3600, errors, $"{key}.max_age_seconds", $"{MaxAgeSeconds} is outside (0, 3600]");
+        StreamDeblurOptions.Require(MaxAgeFrames is >= 0 and <= 1_000_000, errors, $"{key}.max_age_frames", $"{MaxAgeFrames} is outside 0..1000000");
+        StreamDeblurOptions.Require(MaxLumaJump is > 0 and <= 255, errors, $"{key}.max_luma_jump", $"{MaxLumaJump} is outside (0, 255]");
+        StreamDeblurOptions.Require(MinSceneCorrelation is >= -1 and < 1, errors, $"{key}.min_scene_correlation", $"{MinSceneCorrelation} is outside [-1, 1)");
+        StreamDeblurOptions.Require(MinAlignmentQuality is > 0 and < 1, errors, $"{key}.min_alignment_quality", $"{MinAlignmentQuality} is outside (0, 1)");
+        StreamDeblurOptions.Require(MaxShiftFraction is > 0 and <= 0.5, errors, $"{key}.max_shift_fraction", $"{MaxShiftFraction} is outside (0, 0.5]");
+        StreamDeblurOptions.Require(AlignmentWidth is >= 64 and <= 1920, errors, $"{key}.alignment_width", $"{AlignmentWidth} is outside 64..1920");
+        StreamDeblurOptions.Require(Motion is "translation" or "euclidean" or "affine", errors, $"{key}.motion", $"'{Motion}' is not one of translation, euclidean, affine");
+    }
+}

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using OpenCvSharp;
+using StreamDeblur.Stages;
+
+namespace StreamDeblur.Video.FixedCamera;
+
+/// <summary>
+/// Fixed-camera mode's reference keeper, one per stream. It sits after the router and before the shared
+/// batcher, where the stream's frames are still in order, and then routes each frame on as the router would.
+/// <list type="bullet">
+/// <item>It keeps a copy of the most recent frame judged confidently sharp (sharpness at least
+/// baseline × <see cref="FixedCameraOptions.ReferenceSharpnessRatio"/>), with its timestamp and sequence
+/// number: one frame per stream, in one reused buffer.</item>
+/// <item>It drops the reference when it grows too old, or on a scene change: a mean-luma jump (lighting),
+/// thumbnails that no longer correlate (a cut, a PTZ move), or an alignment shift over the limit (a PTZ move).</item>
+/// <item>To a blurry frame it hands an aligned copy of the reference (<see cref="ReferenceAligner"/>), which the
+/// frame owns; a failed or poor alignment hands nothing, and the frame is deblurred single-frame.</item>
+/// </list>
+/// Frames reach it in source order (deblurred frames return to their stream after it), and a frame that is
+/// not newer than the reference is never compared with it, so a reference never travels back in time.
+/// </summary>
+public sealed class ReferenceKeeperStage : IDisposable
+{
+    private readonly string _streamId;
+    private readonly FixedCameraOptions _options;
+    private readonly BlurOptions _blur;
+    private readonly RouteDispatcher _dispatcher;
+    private readonly ReferenceAligner _aligner;
+
+    // The reference: its pixels in the layout it was decoded in, where it came from, and what is derived from it.
+    private readonly Mat _reference = new();
+    private readonly Mat _referenceScene = new();
+    private readonly Mat _referenceLuma = new();
+    private readonly Mat _referenceBgr = new();
+    private bool _hasReference;
+    private bool _referenceLumaReady;
+    private bool _referenceBgrReady;
+    private PixelLayout _referenceLayout;
+    private Size _referenceSize;
+    private long _referenceSequence;
+    private TimeSpan _referenceTimestamp;
+    private double _referenceMean;
+    private bool _droppedForAge;
+
+    // Scratch for the current frame.
+    private readonly Mat _scene = new();
+    private long _sceneSequence = -1;
+    private readonly Mat _luma = new();
+
+    public ReferenceKeeperStage(string streamId, FixedCameraOptions options, BlurOptions blur, RouteDispatcher dispatcher)
+    {
+        _streamId = streamId;
+        _options = options;
+        _blur = blur;
+        _dispatcher = dispatcher;
+        _aligner = new ReferenceAligner(options);
+    }
+
+    /// <summary>The sequence number of the frame held as the reference, or null when none is held.</summary>
+    public long? ReferenceSequence => _hasReference ? _referenceSequence : null;
+
+    /// <summary>The buffer that holds the reference's pixels (reused for every new reference); for tests.</summary>
+    internal Mat ReferenceBuffer => _reference;
+
+    /// <summary>Keeps, drops or hands out the reference for each judged frame, then routes the frame.</summary>
+    public Task RunAsync(ChannelReader<Frame> judged, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken) =>
+        _dispatcher.RunAsync(judged, tail, blurry, Keep, cancellationToken);
+
+    /// <summary>
+    /// The keeper's work on one judged frame, in stream order: drops a stale or mismatched reference, takes
+    /// a confidently sharp frame as the new reference, or gives a blurry frame an aligned copy. Sets
+    /// <see cref="Frame.FixedCamera"/>.
+    /// </summary>
+    public void Keep(Frame frame)
+    {
+        bool newer = !_hasReference || frame.Sequence > _referenceSequence;
+        if (_hasReference && newer)
+        {
+            DropIfStaleOrChanged(frame);
+        }
+
+        if (!frame.Blur.IsBlurry)
+        {
+            frame.FixedCamera = FixedCameraInfo.NotNeeded;
+            if (newer && IsConfidentlySharp(frame))
+            {
+                Store(frame);
+            }
+
+            return;
+        }
+
+        if (_dispatcher.IsLate(frame))
+        {
+            // The live policy passes it through without the network: aligning it would only make the frames behind it later.
+            frame.FixedCamera = FixedCameraInfo.NotNeeded;
+            return;
+        }
+
+        if (!_hasReference || !newer)
+        {
+            frame.FixedCamera = new FixedCameraInfo(_droppedForAge && newer ? ReferenceOutcome.Stale : ReferenceOutcome.Absent, double.NaN, -1, double.NaN, 0);
+            return;
+        }
+
+        frame.FixedCamera = AlignAndAttach(frame);
+    }
+
+    private bool IsConfidentlySharp(Frame frame) =>
+        frame.Blur.Baseline >= _blur.AbsoluteFloor && frame.Blur.Sharpness >= frame.Blur.Baseline * _options.ReferenceSharpnessRatio;
+
+    private void DropIfStaleOrChanged(Frame frame)
+    {
+        double ageSeconds = (frame.Timestamp - _referenceTimestamp).TotalSeconds;
+        long ageFrames = frame.Sequence - _referenceSequence;
+        // A timestamp that went backwards means the stream restarted (a live reconnect): that reference is stale too.
+        if (ageSeconds > _options.MaxAgeSeconds || ageSeconds < 0 || (_options.MaxAgeFrames > 0 && ageFrames > _options.MaxAgeFrames))
+        {
+            Drop("age");
+            _droppedForAge = true;
+            return;
+        }
+
+        if (frame.Size != _referenceSize)
+        {
+            Drop("scene_change");
+            return;
+        }
+
+        Mat scene = SceneOf(frame);
+        if (Math.Abs(LumaThumbnail.Mean(scene) - _referenceMean) > _options.MaxLumaJump)
+        {
+            Drop("lighting");
+        }
+        else if (LumaThumbnail.Correlation(scene, _referenceScene) < _options.MinSceneCorrelation)
+        {
+            Drop("scene_change");
+        }
+    }
+
+    private void Drop(string reason)
+    {
+        _hasReference = false;
+        PipelineMetrics.FixedCameraReferenceDrops.WithLabels(_streamId, reason).Inc();
+    }
+
+    /// <summary>Copies the frame into the reference buffer (reused while the size and layout stay the same).</summary>
+    private void Store(Frame frame)
+    {
+        frame.Image.CopyTo(_reference);
+        SceneOf(frame).CopyTo(_referenceScene);
+        _referenceMean = LumaThumbnail.Mean(_referenceScene);
+        _referenceLayout = frame.Layout;
+        _referenceSize = frame.Size;
+        _referenceSequence = frame.Sequence;
+        _referenceTimestamp = frame.Timestamp;
+        _referenceLumaReady = false;
+        _referenceBgrReady = false;
+        _hasReference = true;
+        _droppedForAge = false;
+    }
+
+    /// <summary>The frame's scene thumbnail, made at most once per frame.</summary>
+    private Mat SceneOf(Frame frame)
+    {
+        if (_sceneSequence != frame.Sequence)
+        {
+            LumaThumbnail.Scene(frame, _scene);
+            _sceneSequence = frame.Sequence;
+        }
+
+        return _scene;
+    }
+
+    private FixedCameraInfo AlignAndAttach(Frame frame)
+    {
+        long start = Stopwatch.GetTimestamp();
+        double ageMs = (frame.Timestamp - _referenceTimestamp).TotalMilliseconds;
+        long ageFrames = frame.Sequence - _referenceSequence;
+        if (!_referenceLumaReady)
+        {
+            _aligner.PrepareLuma(_reference, _referenceLayout, _referenceLuma, ReferenceAligner.ReferenceBlurSigma);
+            _referenceLumaReady = true;
+        }
+
+        _aligner.PrepareLuma(frame, _luma);
+        Alignment alignment = _aligner.Estimate(_referenceLuma, _luma, frame.Size);
+        ReferenceOutcome outcome = ReferenceOutcome.Unaligned;
+        if (alignment.Succeeded)
+        {
+            frame.AttachReference(ReferenceAligner.Warp(ReferenceBgr(), alignment, frame.Size));
+            outcome = ReferenceOutcome.Used;
+        }
+        else if (alignment.CameraMoved)
+        {
+            Drop("scene_change"); // a PTZ move: the reference shows another view now
+        }
+
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        PipelineMetrics.StageDuration.WithLabels("align").Observe(seconds);
+        return new FixedCameraInfo(outcome, ageMs, ageFrames, alignment.Quality, seconds);
+    }
+
+    /// <summary>The reference as BGR: the buffer itself, or (I420) a conversion made once per reference.</summary>
+    private Mat ReferenceBgr()
+    {
+        if (_referenceLayout == PixelLayout.Bgr24)
+        {
+            return _reference;
+        }
+
+        if (!_referenceBgrReady)
+        {
+            Cv2.CvtColor(_reference, _referenceBgr, ColorConversionCodes.YUV2BGR_I420);
+            _referenceBgrReady = true;
+        }
+
+        return _referenceBgr;
+    }
+
+    public void Dispose()
+    {
+        _aligner.Dispose();
+        _reference.Dispose();
+        _referenceScene.Dispose();
+        _referenceLuma.Dispose();
+        _referenceBgr.Dispose();
+        _scene.Dispose();
+        _luma.Dispose();
+    }
+}

@@ -1,0 +1,229 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenCvSharp;
+using StreamDeblur.App;
+using StreamDeblur.Inference;
+using StreamDeblur.Tests.Operations;
+using Xunit;
+
+namespace StreamDeblur.Tests;
+
+/// <summary>
+/// Fixed-camera mode through the whole pipeline on the first 45 frames of the sample clip (real H.264, a
+/// 15-frame burst of real blur, the shipped single-frame model), with the two-frame test model that averages the frame
+/// with its reference (tests/data/models/two-frame-blend), so its effect on a frame is plain to see.
+/// </summary>
+public sealed class FixedCameraPipelineTests
+{
+    private static readonly string s_blend = TestPaths.TestData("models", "two-frame-blend.json");
+
+    private const int Frames = 45;
+
+    /// <summary>
+    /// The sample's first 45 frames, decoded and stored losslessly (FFV1 in the sample's yuv420p), so they decode to
+    /// the sample's own pictures (a stream copy cut in decode order would drop B-frames shown before the cut).
+    /// </summary>
+    private static string Clip => OpsClips.Make("sample-first-45.mkv", "-i", TestPaths.SampleClip, "-frames:v", $"{Frames}", "-c:v", "ffv1", "-pix_fmt", "yuv420p");
+
+    /// <summary>The frames of the clip that were blurred when the sample was made (samples/vtest-blur.truth.json).</summary>
+    private static int BlurredFrames => Enumerable.Range(0, Frames).Count(i => !SampleFrames.IsSharp(i));
+
+    /// <summary>
+    /// Off (globally, or for one stream) is exactly today's behaviour: the same pixels leave every stage as with no
+    /// two-frame model at all, and the report has the fields, routes and scores that the code before fixed-camera
+    /// mode wrote (tests/data/fixed-camera/sample-report-before.json). A stream with the mode on, beside them, gets
+    /// references, so the switch is what keeps them out.
+    /// </summary>
+    [Fact]
+    public async Task OffIsExactlyTodaysBehaviourAndOnChangesOnlyTheStreamsThatUseIt()
+    {
+        Run today = await RunAsync("today", fixedModel: false, configure: _ => { });
+        Run globallyOff = await RunAsync("off", fixedModel: true, configure: o => o.FixedCamera.Enabled = false);
+        Run mixed = await RunAsync("mixed", fixedModel: true, configure: o =>
+        {
+            o.Streams.Add(new StreamOptions { Id = "mixed-on", Input = Clip, Output = Path.Combine(TestPaths.TempDir("fixed-on"), "on.mkv") });
+            o.Streams[0].FixedCamera = false;
+        });
+
+        // Today's report, as the code before the change wrote it: the same keys, in order, and the same verdicts.
+        using JsonDocument golden = JsonDocument.Parse(File.ReadAllText(TestPaths.TestData("fixed-camera", "sample-report-before.json")));
+        string[] keys = golden.RootElement.GetProperty("report_keys").EnumerateArray().Select(k => k.GetString()!).ToArray();
+        JsonElement[] before = golden.RootElement.GetProperty("frames").EnumerateArray().Take(Frames).ToArray();
+        foreach (Run run in new[] { today, globallyOff, mixed })
+        {
+            List<JsonElement> lines = run.Report(run.StreamIds[0][..^7]);
+            Assert.Equal(Frames, lines.Count);
+            for (int i = 0; i < lines.Count; i++)
+            {
+                Assert.Equal(keys, lines[i].EnumerateObject().Select(p => p.Name));
+                Assert.Equal(before[i][0].GetInt64(), lines[i].GetProperty("seq").GetInt64());
+                Assert.Equal(before[i][1].GetString(), lines[i].GetProperty("route").GetString());
+                Assert.Equal(before[i][2].GetBoolean(), lines[i].GetProperty("blurry").GetBoolean());
+                Assert.Equal(before[i][3].GetDouble(), lines[i].GetProperty("sharpness").GetDouble(), precision: 2);
+                Assert.Equal(before[i][4].GetDouble(), lines[i].GetProperty("baseline").GetDouble(), precision: 2);
+            }
+        }
+
+        // The same pixels, frame by frame.
+        Assert.Equal(BlurredFrames, today.Frames["today"].Count(f => f.Route == FrameRoute.Deblurred));
+        Assert.Equal(today.Frames["today"], globallyOff.Frames["off"]);
+        Assert.Equal(today.Frames["today"], mixed.Frames["mixed"]);
+
+        // The stream with the mode on: the same frames pass through, and its deblurred frames carry the reference.
+        List<Seen> on = mixed.Frames["mixed-on"];
+        Assert.Equal(today.Frames["today"].Select(f => (f.Sequence, f.Route)), on.Select(f => (f.Sequence, f.Route)));
+        var changed = on.Zip(today.Frames["today"]).Where(p => p.First.Hash != p.Second.Hash).Select(p => p.First.Sequence).ToList();
+        List<JsonElement> onLines = mixed.Report("mixed-on");
+        var used = onLines.Where(l => l.GetProperty("reference_used").GetBoolean()).Select(l => l.GetProperty("seq").GetInt64()).ToList();
+        Assert.True(used.Count >= BlurredFrames - 2, $"only {used.Count} of {BlurredFrames} blurry frames used a reference");
+        Assert.Equal(used, changed);
+    }
+
+    [Fact]
+    public async Task TheReportAndTheMetricsSayWhatFixedCameraModeDid()
+    {
+        Run run = await RunAsync("metrics", fixedModel: true, configure: _ => { });
+        string stream = run.StreamIds[0];
+        List<JsonElement> lines = run.Report("metrics");
+        JsonElement[] deblurred = lines.Where(l => l.GetProperty("route").GetString() == "deblurred").ToArray();
+        Assert.Equal(BlurredFrames, deblurred.Length);
+        foreach (JsonElement line in lines)
+        {
+            bool isDeblurred = line.GetProperty("route").GetString() == "deblurred";
+            string? outcome = line.GetProperty("reference_outcome").GetString();
+            Assert.Equal(isDeblurred, outcome is not null);
+            Assert.Equal(outcome == "used", line.GetProperty("reference_used").GetBoolean());
+            Assert.Equal(isDeblurred, line.GetProperty("sharpness_after").ValueKind == JsonValueKind.Number);
+            if (outcome is "used" or "unaligned")
+            {
+                Assert.InRange(line.GetProperty("reference_age_ms").GetDouble(), 100, 3000);
+                Assert.InRange(line.GetProperty("reference_age_frames").GetInt64(), 1, 30);
+                Assert.InRange(line.GetProperty("alignment_quality").GetDouble(), -1, 1);
+                Assert.True(line.GetProperty("align_ms").GetDouble() > 0);
+            }
+        }
+
+        // Each burst starts one frame after a sharp frame: its first frame's reference is 100 ms old.
+        Assert.Equal(100, deblurred[0].GetProperty("reference_age_ms").GetDouble());
+        Assert.Equal("used", deblurred[0].GetProperty("reference_outcome").GetString());
+
+        // The counters agree with the report and add up to the deblurred frames.
+        double Outcome(string o) => PipelineMetrics.FixedCameraReferences.WithLabels(stream, o).Value;
+        Assert.Equal(deblurred.Length, PipelineMetrics.ReferenceOutcomes.Sum(Outcome));
+        foreach (string outcome in PipelineMetrics.ReferenceOutcomes)
+        {
+            Assert.Equal(deblurred.Count(l => l.GetProperty("reference_outcome").GetString() == outcome), Outcome(outcome));
+        }
+
+        Assert.Equal(PipelineMetrics.FramesDeblurred.WithLabels(stream).Value, PipelineMetrics.ReferenceOutcomes.Sum(Outcome));
+        double gains = PipelineMetrics.SharpnessGain.WithLabels(stream, "used").Count + PipelineMetrics.SharpnessGain.WithLabels(stream, "none").Count;
+        Assert.Equal(deblurred.Length, gains);
+
+        // And the exposition passes promtool, with the new series in it.
+        using var text = new MemoryStream();
+        await Prometheus.Metrics.DefaultRegistry.CollectAndExportAsTextAsync(text);
+        var scrape = new Scrape(System.Text.Encoding.UTF8.GetString(text.ToArray()));
+        (int code, string lint) = Ops.RunTool(Ops.Promtool, scrape.Text, "check", "metrics");
+        Assert.True(code == 0, "promtool check metrics: " + lint);
+        Assert.Equal(Outcome("used"), scrape.Value("streamdeblur_fixed_camera_references_total", ("stream", stream), ("outcome", "used")));
+        Assert.True(scrape.Has("streamdeblur_fixed_camera_reference_drops_total", ("stream", stream), ("reason", "age")));
+        Assert.True(scrape.Has("streamdeblur_deblur_sharpness_gain_ratio_bucket", ("stream", stream), ("reference", "used")));
+        Assert.True(scrape.Has("streamdeblur_stage_duration_seconds_count", ("stage", "align")));
+    }
+
+    /// <summary>
+    /// A live stream (the clip replayed at 20 fps as a live source, faster than the network) goes through the keeper
+    /// too: every frame comes out, the blurry ones deblurred with their reference or passed through when the shared
+    /// queue is full (the live policy), and a frame that skipped the network reports no reference used.
+    /// </summary>
+    [Fact]
+    public async Task ALiveStreamUsesItUnderTheLivePolicy()
+    {
+        Run run = await RunAsync("live", fixedModel: true, configure: o =>
+        {
+            o.Streams[0].Live = true;
+            o.Streams[0].PaceFps = 20;
+            o.Streams[0].MaxLatencyMs = 600_000; // no frame is late: only a full queue skips the network
+        });
+        List<JsonElement> lines = run.Report("live");
+        Assert.Equal(Frames, lines.Count);
+        Assert.Equal(Enumerable.Range(0, Frames).Select(i => (long)i), lines.Select(l => l.GetProperty("seq").GetInt64()));
+        JsonElement[] blurry = lines.Where(l => l.GetProperty("blurry").GetBoolean()).ToArray();
+        Assert.Equal(BlurredFrames, blurry.Length);
+        Assert.All(blurry, l => Assert.Contains(l.GetProperty("route").GetString(), new[] { "deblurred", "skipped_overload" }));
+        Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "skipped_overload"), l => Assert.False(l.GetProperty("reference_used").GetBoolean()));
+        Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "deblurred"), l => Assert.NotEqual(JsonValueKind.Null, l.GetProperty("reference_outcome").ValueKind));
+        Assert.Contains(blurry, l => l.GetProperty("reference_used").GetBoolean());
+    }
+
+    /// <summary>A frame as it left the pipeline for the encoder: its route and a hash of its pixels.</summary>
+    private sealed record Seen(long Sequence, FrameRoute Route, string Hash);
+
+    private sealed record Run(IReadOnlyList<string> StreamIds, Dictionary<string, List<Seen>> Frames, string ReportPath)
+    {
+        /// <summary>The report lines of the stream the test called <paramref name="name"/> (its id without the run's suffix).</summary>
+        public List<JsonElement> Report(string name) => File.ReadAllLines(ReportPath)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(l => l.GetProperty("stream").GetString() == StreamIds.Single(id => id[..^7] == name))
+            .ToList();
+    }
+
+    private static async Task<Run> RunAsync(string name, bool fixedModel, Action<StreamDeblurOptions> configure)
+    {
+        string dir = TestPaths.TempDir("fixed-" + name);
+        string reportPath = Path.Combine(dir, "frames.jsonl");
+        StreamDeblurOptions options = ConfigLoader.Load(Path.Combine(TestPaths.RepoRoot, "config", "streamdeblur.json"));
+        options.Streams = [new StreamOptions { Id = name, Input = Clip, Output = Path.Combine(dir, "out.mkv") }];
+        options.Model.Metadata = TestPaths.ModelMetadata;
+        options.FixedCamera.Metadata = s_blend;
+        configure(options);
+
+        // Unique ids, so that this run's counters are its own.
+        string suffix = Guid.NewGuid().ToString("N")[..6];
+        var ids = new List<string>();
+        foreach (StreamOptions stream in options.Streams)
+        {
+            stream.Id = $"{stream.Id}-{suffix}";
+            ids.Add(stream.Id);
+            PipelineMetrics.InitialiseStream(stream.Id);
+        }
+
+        ConfigLoader.ThrowIfInvalid(options);
+        var sinks = options.Streams.ToDictionary(s => s.Id, _ => new HashingSink());
+        using (DeblurModel model = DeblurModel.Load(options.Model, NullLogger.Instance))
+        using (DeblurModel? twoFrame = fixedModel ? FixedCameraModel.Load(options, NullLogger.Instance) : null)
+        using (var report = new FrameReport(reportPath))
+        {
+            Assert.Equal(fixedModel && options.FixedCamera.Enabled, twoFrame is not null);
+            await using var pipeline = new FramePipeline(options, model, report, NullLoggerFactory.Instance, new PipelineState(),
+                sinks.ToDictionary(s => s.Key, s => (IFrameSink)s.Value), fixedCameraModel: twoFrame);
+            IReadOnlyList<StreamResult> results = await pipeline.RunAsync(CancellationToken.None, CancellationToken.None);
+            Assert.All(results, r => Assert.Null(r.Error));
+        }
+
+        return new Run(ids, sinks.ToDictionary(s => s.Key[..^7], s => s.Value.Seen), reportPath);
+    }
+
+    /// <summary>Records every frame the encoder stage writes: what reaches the file, before the lossy encoder.</summary>
+    private sealed class HashingSink : IFrameSink
+    {
+        private readonly Mat _scratch = new();
+
+        public List<Seen> Seen { get; } = [];
+
+        public void Write(Frame frame)
+        {
+            Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _scratch);
+            byte[] pixels = new byte[bgr.Total() * bgr.ElemSize()];
+            System.Runtime.InteropServices.Marshal.Copy(bgr.Data, pixels, 0, pixels.Length);
+            Seen.Add(new Seen(frame.Sequence, frame.Route, Convert.ToHexString(SHA256.HashData(pixels))));
+        }
+
+        public void Complete()
+        {
+        }
+
+        public void Dispose() => _scratch.Dispose();
+    }
+}
