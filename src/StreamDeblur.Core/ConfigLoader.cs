@@ -28,6 +28,7 @@ public static class ConfigLoader
             return new StreamDeblurOptions();
         }
 
+        path = InstalledFiles.Find(path);
         if (!File.Exists(path))
         {
             throw new ConfigException($"config file not found: {path}");

@@ -28,13 +28,19 @@ public interface IFrameSink : IDisposable
     void Complete();
 }
 
-/// <summary>A sink that writes files.</summary>
+/// <summary>
+/// A sink that writes files. Each file is written under its partial name (<see cref="OutputNames.Partial"/>)
+/// and renamed into place by <see cref="Publish"/>, which the pipeline calls only when the stream ended well.
+/// </summary>
 public interface IFileSink : IFrameSink
 {
-    /// <summary>Files written so far, in order.</summary>
+    /// <summary>The files written so far, in order, where they are on disk now (partial names until published).</summary>
     IReadOnlyList<string> Files { get; }
 
     long FramesWritten { get; }
+
+    /// <summary>After <see cref="IFrameSink.Complete"/>: renames every file to its final name.</summary>
+    void Publish();
 }
 
 /// <summary>A source could not be opened or read. The message names the source and the problem.</summary>

@@ -65,18 +65,35 @@ public sealed class StreamOptions
     public string? Forward { get; set; }
 
     /// <summary>
-    /// Who decodes a file input: "opencv" (OpenCvSharp's bundled FFmpeg, in process), "ffmpeg" (Debian's
+    /// Who decodes a file input: "auto" (the default: libav where Debian's FFmpeg 5.1 libraries load, else the
+    /// ffmpeg child, else OpenCV), "opencv" (OpenCvSharp's bundled FFmpeg, in process), "ffmpeg" (Debian's
     /// ffmpeg as a child process) or "libav" (Debian's FFmpeg 5.1 libraries, in process: the fastest; see the
-    /// README's pass-through figures). Live inputs always use ffmpeg.
+    /// README's pass-through figures). Live inputs are always read by ffmpeg.
     /// </summary>
-    public string Decoder { get; set; } = "opencv";
+    public string Decoder { get; set; } = "auto";
 
     /// <summary>
-    /// Who encodes the output file: "opencv" (OpenCvSharp's VideoWriter, in process), "ffmpeg" (a child
-    /// process fed raw frames, which finalises the file even when the worker is killed) or "libav" (Debian's
-    /// FFmpeg 5.1 libraries, in process: the fastest; a killed run loses up to a second of a Matroska file).
+    /// Who encodes the output file: "auto" (the default, chosen as for the decoder; OpenCV when segments are
+    /// asked for), "opencv" (OpenCvSharp's VideoWriter, in process, MPEG-4 Part 2 only, no audio), "ffmpeg" (a
+    /// child process fed raw frames, which finalises the file even when the worker is killed) or "libav"
+    /// (Debian's FFmpeg 5.1 libraries, in process: the fastest; a killed run loses up to a second).
     /// </summary>
-    public string Encoder { get; set; } = "opencv";
+    public string Encoder { get; set; } = "auto";
+
+    /// <summary>
+    /// The output's video codec: "h264" (libx264), "hevc" (libx265) or "mpeg4" (MPEG-4 Part 2). Unset: h264,
+    /// or mpeg4 with the opencv encoder, which has no other.
+    /// </summary>
+    public string? Codec { get; set; }
+
+    /// <summary>x264/x265 constant rate factor (0..51, lower is better; 0 is lossless). Unset: the codec's visually lossless default.</summary>
+    public int? Crf { get; set; }
+
+    /// <summary>x264/x265 preset, from ultrafast to veryslow: slower presets give smaller files at the same quality.</summary>
+    public string Preset { get; set; } = EncoderSettings.DefaultPreset;
+
+    /// <summary>Replace an existing output file. Without it, a run refuses to start over an existing output.</summary>
+    public bool Overwrite { get; set; }
 
     /// <summary>Start a new output file every this many seconds of video; 0 writes one file (opencv encoder only).</summary>
     public double SegmentSeconds { get; set; }
@@ -106,12 +123,21 @@ public sealed class StreamOptions
             errors, $"{key}.id", $"'{Id}' may only hold letters, digits, '-' and '_' (64 at most)");
         StreamDeblurOptions.Require(!string.IsNullOrWhiteSpace(Input), errors, $"{key}.input", "is required");
         StreamDeblurOptions.Require(Output is not null || Forward is not null, errors, $"{key}", "needs an output file or a forward URL");
-        StreamDeblurOptions.Require(Decoder is "opencv" or "ffmpeg" or "libav", errors, $"{key}.decoder", $"'{Decoder}' is not one of opencv, ffmpeg, libav");
-        StreamDeblurOptions.Require(Encoder is "opencv" or "ffmpeg" or "libav", errors, $"{key}.encoder", $"'{Encoder}' is not one of opencv, ffmpeg, libav");
+        StreamDeblurOptions.Require(Decoder is "auto" or "opencv" or "ffmpeg" or "libav", errors, $"{key}.decoder", $"'{Decoder}' is not one of auto, opencv, ffmpeg, libav");
+        StreamDeblurOptions.Require(Encoder is "auto" or "opencv" or "ffmpeg" or "libav", errors, $"{key}.encoder", $"'{Encoder}' is not one of auto, opencv, ffmpeg, libav");
+        StreamDeblurOptions.Require(Codec is null or "h264" or "hevc" or "mpeg4", errors, $"{key}.codec", $"'{Codec}' is not one of h264, hevc, mpeg4");
+        StreamDeblurOptions.Require(
+            Encoder != "opencv" || Codec is null or "mpeg4", errors, $"{key}.codec",
+            $"the opencv encoder writes mpeg4 only; use encoder libav or ffmpeg for {Codec}");
+        StreamDeblurOptions.Require(Crf is null or (>= 0 and <= 51), errors, $"{key}.crf", $"{Crf} is outside 0..51");
+        StreamDeblurOptions.Require(Crf is null || Codec != "mpeg4", errors, $"{key}.crf", "applies to h264 and hevc; mpeg4 is written at a fixed quantiser");
+        StreamDeblurOptions.Require(
+            EncoderSettings.Presets.Contains(Preset), errors, $"{key}.preset", $"'{Preset}' is not one of {string.Join(", ", EncoderSettings.Presets)}");
         StreamDeblurOptions.Require(
             Decoder != "libav" || string.IsNullOrWhiteSpace(Input) || InputKind.Classify(Input) == InputKindValue.File,
             errors, $"{key}.decoder", "libav decodes files only; live inputs are read by an ffmpeg child process");
-        StreamDeblurOptions.Require(Encoder == "opencv" || SegmentSeconds == 0, errors, $"{key}.segment_seconds", "segments need the opencv encoder (the ffmpeg and libav encoders keep a killed run's file playable without them)");
+        StreamDeblurOptions.Require(Encoder is "opencv" or "auto" || SegmentSeconds == 0, errors, $"{key}.segment_seconds", "segments need the opencv encoder (the ffmpeg and libav encoders keep a killed run's file playable without them)");
+        StreamDeblurOptions.Require(SegmentSeconds == 0 || Codec is null or "mpeg4", errors, $"{key}.codec", "segments are written by the opencv encoder, which writes mpeg4 only");
         StreamDeblurOptions.Require(SegmentSeconds >= 0 && SegmentSeconds <= 86400, errors, $"{key}.segment_seconds", $"{SegmentSeconds} is outside 0..86400");
         StreamDeblurOptions.Require(PaceFps is >= 0 and <= 1000, errors, $"{key}.pace_fps", $"{PaceFps} is outside 0..1000");
         StreamDeblurOptions.Require(MaxLatencyMs is >= 50 and <= 600_000, errors, $"{key}.max_latency_ms", $"{MaxLatencyMs} is outside 50..600000");

@@ -31,7 +31,7 @@ public sealed class DeblurModel : IDisposable
 
     public static DeblurModel Load(ModelOptions options, ILogger logger)
     {
-        ModelMetadata metadata = ModelMetadata.Load(options.Metadata);
+        ModelMetadata metadata = ModelMetadata.Load(InstalledFiles.Find(options.Metadata));
         string path = metadata.ModelPath(options.Fp16, options.Int8);
         if (!File.Exists(path))
         {

@@ -9,13 +9,17 @@ namespace StreamDeblur.Video;
 /// Encodes frames to a file through an <c>ffmpeg</c> child process fed with raw frames (I420, or BGR for odd sizes) on its stdin.
 /// The child outlives a killed worker: when the worker dies, even by SIGKILL, the pipe closes, ffmpeg reads
 /// end-of-file, encodes what it received and finalises the file. So a killed run still leaves a playable
-/// file with every frame that was written to the pipe. Writes block (no frame is dropped), like the OpenCV sink.
+/// file, under its partial name, with every frame that was written to the pipe. Writes block (no frame is
+/// dropped), like the OpenCV sink. The input's audio is copied in by the same child, from the input file.
 /// </summary>
 public sealed class FfmpegFileSink : IFileSink
 {
     private readonly string _streamId;
+    private readonly OutputFile _output;
     private readonly string _path;
     private readonly double _fps;
+    private readonly EncoderSettings _settings;
+    private readonly string? _audioFrom;
     private readonly ILogger _logger;
     private readonly StderrTail _stderrTail = new(8);
     private Process? _process;
@@ -28,18 +32,82 @@ public sealed class FfmpegFileSink : IFileSink
     private PixelLayout _layout;
     private bool _started;
 
-    /// <summary>How the file is encoded. <c>streamdeblur bench</c> gives its ffmpeg peer the same arguments.</summary>
-    public static IReadOnlyList<string> EncoderArguments { get; } = ["-an", "-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p"];
-
-    public FfmpegFileSink(string streamId, string path, double fps, ILogger logger)
+    /// <param name="audioFrom">A file whose audio tracks are copied into the output (the stream's input), or null.</param>
+    public FfmpegFileSink(string streamId, string path, double fps, EncoderSettings settings, string? audioFrom, ILogger logger)
     {
         _streamId = streamId;
-        _path = path;
+        _output = new OutputFile(path);
+        _path = _output.PartialPath;
         _fps = fps;
+        _settings = settings;
+        _audioFrom = audioFrom;
         _logger = logger;
     }
 
-    public IReadOnlyList<string> Files => _started ? [_path] : [];
+    public IReadOnlyList<string> Files => _started ? [_output.CurrentPath] : [];
+
+    public void Publish() => _output.Publish();
+
+    /// <summary>
+    /// Container options that keep a killed child's file readable: MP4 is written fragmented (a fragment a
+    /// second; a plain MP4 is unreadable without the index written at the end), Matroska closes a cluster a
+    /// second. The libav sink sets the same.
+    /// </summary>
+    public static IReadOnlyList<string> ContainerArguments(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".mp4" or ".mov" or ".m4v" => ["-movflags", "+delay_moov+default_base_moof", "-frag_duration", "1000000"],
+        ".mkv" or ".webm" => ["-cluster_time_limit", "1000"],
+        _ => [],
+    };
+
+    /// <summary>The second input and the maps that copy the input's audio tracks as they are, ending with the video.</summary>
+    private List<string> AudioArguments()
+    {
+        if (_audioFrom is null)
+        {
+            return ["-map", "0:v:0"];
+        }
+
+        Libav.AudioPlan? plan = Libav.LibavAudioCopy.Plan(_audioFrom, _path);
+        var args = new List<string>();
+        if (plan is not null)
+        {
+            if (!plan.Tracks.Any(t => t.Fits))
+            {
+                WarnUnfit(plan);
+                return ["-map", "0:v:0"];
+            }
+
+            args.AddRange(["-itsoffset", (-plan.VideoStartAfterFileStartSeconds).ToString("0.######", CultureInfo.InvariantCulture)]);
+        }
+
+        args.AddRange(["-i", _audioFrom, "-map", "0:v:0"]);
+        if (plan is null)
+        {
+            args.AddRange(["-map", "1:a?"]); // libav cannot check the container here: let ffmpeg try
+        }
+        else
+        {
+            WarnUnfit(plan);
+            foreach (Libav.AudioTrack track in plan.Tracks.Where(t => t.Fits))
+            {
+                args.AddRange(["-map", $"1:{track.Index}"]);
+                _logger.LogInformation("stream {Stream}: copying audio track {Index} ({Codec}) as it is", _streamId, track.Index, track.Codec);
+            }
+        }
+
+        args.AddRange(["-c:a", "copy", "-shortest"]); // the audio ends where the video ends
+        return args;
+    }
+
+    private void WarnUnfit(Libav.AudioPlan plan)
+    {
+        foreach (Libav.AudioTrack track in plan.Tracks.Where(t => !t.Fits))
+        {
+            _logger.LogWarning("stream {Stream}: audio track {Index} ({Codec}) cannot go into this output's container without re-encoding; it is left out (a .mkv holds any audio)",
+                _streamId, track.Index, track.Codec);
+        }
+    }
 
     public long FramesWritten { get; private set; }
 
@@ -88,7 +156,7 @@ public sealed class FfmpegFileSink : IFileSink
             "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", Frame.FfmpegPixelFormat(_layout), "-s", $"{_size.Width}x{_size.Height}",
             "-r", _fps.ToString("0.###", CultureInfo.InvariantCulture), "-i", "pipe:0",
-        }.Concat(EncoderArguments).Append(_path))
+        }.Concat(AudioArguments()).Concat(_settings.FfmpegArguments).Concat(["-fflags", "+bitexact"]).Concat(ContainerArguments(_path)).Append(_path))
         {
             psi.ArgumentList.Add(arg);
         }

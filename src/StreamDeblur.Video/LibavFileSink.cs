@@ -7,11 +7,13 @@ using static StreamDeblur.Video.Libav.LibavNative;
 namespace StreamDeblur.Video;
 
 /// <summary>
-/// Encodes frames to a file in this process with Debian's libavcodec (mpeg4 at a fixed quantiser, the same
-/// settings as <see cref="FfmpegFileSink.EncoderArguments"/>) and libavformat (the container follows the file's
-/// extension). I420 frames that were not deblurred go to the encoder as they are.
-/// A stopped run finalises the file. A killed one keeps what the muxer had written: Matroska clusters are
-/// closed every second, so at most about a second is lost; use the ffmpeg encoder to lose nothing.
+/// Encodes frames to a file in this process with Debian's libavcodec (libx264, libx265 or mpeg4, with the
+/// same settings as the ffmpeg child's <see cref="EncoderSettings.FfmpegArguments"/>) and libavformat (the
+/// container follows the file's extension), and copies the input's audio into it as it is
+/// (<see cref="LibavAudioCopy"/>). I420 frames that were not deblurred go to the encoder as they are.
+/// The file is written under its partial name until <see cref="Publish"/>. A stopped run finalises it. A
+/// killed one keeps what the muxer had written: Matroska clusters and MP4 fragments (MP4 is written
+/// fragmented) close every second, so at most about a second is lost; use the ffmpeg encoder to lose nothing.
 /// </summary>
 public sealed unsafe class LibavFileSink : IFileSink
 {
@@ -19,8 +21,12 @@ public sealed unsafe class LibavFileSink : IFileSink
     private const int QuantiserLambda = 118 * 4;
 
     private readonly string _streamId;
+    private readonly OutputFile _output;
     private readonly string _path;
     private readonly double _fps;
+    private readonly EncoderSettings _settings;
+    private readonly string? _audioFrom;
+    private LibavAudioCopy? _audio;
     private readonly ILogger _logger;
     private readonly Mat _scratch = new();
     private readonly Mat _padded = new();
@@ -38,15 +44,21 @@ public sealed unsafe class LibavFileSink : IFileSink
     private bool _fileOpen;
     private bool _finished;
 
-    public LibavFileSink(string streamId, string path, double fps, ILogger logger)
+    /// <param name="audioFrom">A file whose audio tracks are copied into the output (the stream's input), or null.</param>
+    public LibavFileSink(string streamId, string path, double fps, EncoderSettings settings, string? audioFrom, ILogger logger)
     {
         _streamId = streamId;
-        _path = path;
+        _output = new OutputFile(path);
+        _path = _output.PartialPath;
         _fps = fps;
+        _settings = settings;
+        _audioFrom = audioFrom;
         _logger = logger;
     }
 
-    public IReadOnlyList<string> Files => _fileOpen ? [_path] : [];
+    public IReadOnlyList<string> Files => _fileOpen ? [_output.CurrentPath] : [];
+
+    public void Publish() => _output.Publish();
 
     public long FramesWritten { get; private set; }
 
@@ -99,6 +111,8 @@ public sealed unsafe class LibavFileSink : IFileSink
             Check(received, "encoder failed");
             LibavNative.Write(_packet, PacketStreamIndex, 0);
             LibavNative.Write(_packet, PacketDuration, 1L); // one frame; without it MP4 drops the last frame from its edit list
+            long dts = Read<long>(_packet, PacketDts);
+            _audio?.WriteUntil((dts == NoTimestamp ? FramesWritten : dts) * _codecTimeBase.ToDouble());
             av_packet_rescale_ts(_packet, _codecTimeBase, _streamTimeBase);
             Check(av_interleaved_write_frame(_format, _packet), "cannot write a packet");
         }
@@ -127,12 +141,14 @@ public sealed unsafe class LibavFileSink : IFileSink
         void* outputFormat = (void*)Read<nint>(_format, FormatContextOutputFormat);
         int formatFlags = Read<int>(outputFormat, OutputFormatFlags);
 
-        void* encoder = avcodec_find_encoder_by_name("mpeg4");
+        void* encoder = avcodec_find_encoder_by_name(_settings.EncoderName);
         if (encoder is null)
         {
-            throw new SinkException($"stream {_streamId}: this libavcodec has no mpeg4 encoder");
+            throw new SinkException($"stream {_streamId}: this libavcodec has no {_settings.EncoderName} encoder");
         }
 
+        // Bit-exact muxing: no random ids or dates in the container, so the same frames give the same file.
+        Check(av_opt_set(_format, "fflags", "+bitexact", 0), "cannot set bit-exact muxing");
         _codec = avcodec_alloc_context3(encoder);
         _codecTimeBase = av_d2q(1 / _fps, 1 << 16);
         LibavNative.Write(_codec, CodecContextWidth, _size.Width);
@@ -141,13 +157,38 @@ public sealed unsafe class LibavFileSink : IFileSink
         LibavNative.Write(_codec, CodecContextTimeBase, _codecTimeBase);
         LibavNative.Write(_codec, CodecContextFrameRate, av_d2q(_fps, 1 << 16));
         Check(av_opt_set(_codec, "threads", "auto", 0), "cannot set encoder threads");
-        Check(av_opt_set(_codec, "flags", (formatFlags & FormatFlagGlobalHeader) != 0 ? "+qscale+global_header" : "+qscale", 0), "cannot set encoder flags");
-        Check(av_opt_set(_codec, "global_quality", QuantiserLambda.ToString(CultureInfo.InvariantCulture), 0), "cannot set the quantiser");
-        Check(avcodec_open2(_codec, encoder, null), "cannot open the mpeg4 encoder");
+        string globalHeader = (formatFlags & FormatFlagGlobalHeader) != 0 ? "+global_header" : "";
+        if (_settings.HasRateFactor)
+        {
+            // x264's and x265's own options live in the codec context's private data.
+            if (globalHeader.Length > 0)
+            {
+                Check(av_opt_set(_codec, "flags", globalHeader, 0), "cannot set encoder flags");
+            }
+
+            Check(av_opt_set(_codec, "crf", _settings.Crf.ToString(CultureInfo.InvariantCulture), OptionSearchChildren), "cannot set the crf");
+            Check(av_opt_set(_codec, "preset", _settings.Preset, OptionSearchChildren), "cannot set the preset");
+            if (_settings.Codec == "hevc")
+            {
+                Check(av_opt_set(_codec, "x265-params", "log-level=error", OptionSearchChildren), "cannot quieten x265");
+            }
+        }
+        else
+        {
+            Check(av_opt_set(_codec, "flags", "+qscale" + globalHeader, 0), "cannot set encoder flags");
+            Check(av_opt_set(_codec, "global_quality", QuantiserLambda.ToString(CultureInfo.InvariantCulture), 0), "cannot set the quantiser");
+        }
+
+        Check(avcodec_open2(_codec, encoder, null), $"cannot open the {_settings.EncoderName} encoder");
 
         _stream = avformat_new_stream(_format, null);
         Check(avcodec_parameters_from_context((void*)Read<nint>(_stream, StreamCodecParameters), _codec), "cannot describe the stream");
         LibavNative.Write(_stream, StreamTimeBase, _codecTimeBase);
+        if (_audioFrom is not null)
+        {
+            _audio = LibavAudioCopy.Open(_audioFrom, _format, _streamId, _logger);
+        }
+
         if ((formatFlags & FormatFlagNoFile) == 0)
         {
             void* io = null;
@@ -155,9 +196,12 @@ public sealed unsafe class LibavFileSink : IFileSink
             LibavNative.Write(_format, FormatContextIo, (nint)io);
         }
 
-        // Matroska: close a cluster every second, so that a killed run loses at most that much.
+        // Matroska closes a cluster, and MP4 (written fragmented) a fragment, every second, so that a killed
+        // run loses at most that much; a plain MP4 would be unreadable without the index written at the end.
         void* options = null;
         _ = av_dict_set(&options, "cluster_time_limit", "1000", 0);
+        _ = av_dict_set(&options, "movflags", "+delay_moov+default_base_moof", 0);
+        _ = av_dict_set(&options, "frag_duration", "1000000", 0);
         int header = avformat_write_header(_format, &options);
         av_dict_free(&options);
         Check(header, "cannot start the container");
@@ -170,8 +214,8 @@ public sealed unsafe class LibavFileSink : IFileSink
         LibavNative.Write(_frame, FramePixelFormat, PixelFormatYuv420P);
         LibavNative.Write(_frame, FrameQuality, QuantiserLambda); // with +qscale, mpeg4 takes each frame's quantiser from here
         _packet = av_packet_alloc();
-        _logger.LogDebug("stream {Stream}: libav mpeg4 encoder open for {Path} ({Width}x{Height}, {Fps} fps)",
-            _streamId, _path, _size.Width, _size.Height, _fps.ToString("0.###", CultureInfo.InvariantCulture));
+        _logger.LogDebug("stream {Stream}: libav {Codec} encoder open for {Path} ({Width}x{Height}, {Fps} fps)",
+            _streamId, _settings, _path, _size.Width, _size.Height, _fps.ToString("0.###", CultureInfo.InvariantCulture));
     }
 
     public void Complete()
@@ -188,6 +232,7 @@ public sealed unsafe class LibavFileSink : IFileSink
             {
                 Check(avcodec_send_frame(_codec, null), "cannot flush the encoder");
                 WritePackets();
+                _audio?.WriteUntil(FramesWritten / _fps); // the audio ends where the video ends
                 Check(av_write_trailer(_format), "cannot finish the container");
             }
         }
@@ -203,6 +248,8 @@ public sealed unsafe class LibavFileSink : IFileSink
 
     private void Release()
     {
+        _audio?.Dispose();
+        _audio = null;
         if (_format is not null && Read<nint>(_format, FormatContextIo) != 0)
         {
             _ = avio_closep((void**)((byte*)_format + FormatContextIo));

@@ -5,8 +5,10 @@ namespace StreamDeblur.Video;
 
 /// <summary>
 /// Encodes frames to a video file with OpenCV's bundled FFmpeg (MPEG-4 Part 2 by default, as the bundled
-/// build has no H.264 encoder). With segments, a new file starts every <c>segmentSeconds</c> of video, so a
-/// crash loses at most the open segment: OpenCV's FFmpeg muxer buffers the tail of the open file in memory.
+/// build has no H.264 encoder, and no audio). With segments, a new file starts every <c>segmentSeconds</c> of
+/// video, so a crash loses at most the open segment: OpenCV's FFmpeg muxer buffers the tail of the open file
+/// in memory. Each file is written under its partial name; a closed segment is renamed into place at once,
+/// the last one by <see cref="Publish"/>.
 /// </summary>
 public sealed class VideoFileSink : IFileSink
 {
@@ -16,7 +18,8 @@ public sealed class VideoFileSink : IFileSink
     private readonly string _fourcc;
     private readonly string _streamId;
     private readonly ILogger _logger;
-    private readonly List<string> _files = [];
+    private readonly List<OutputFile> _files = [];
+    private static int s_audioWarned;
     private VideoWriter? _writer;
     private Size _frameSize;
     private Size _size;
@@ -25,7 +28,8 @@ public sealed class VideoFileSink : IFileSink
     private readonly Mat _scratch = new();
     private readonly Mat _padded = new();
 
-    public VideoFileSink(string streamId, string path, double fps, double segmentSeconds, ILogger logger, string fourcc = "mp4v")
+    /// <param name="audioFrom">The stream's input file, whose audio this encoder cannot keep (said once per run), or null.</param>
+    public VideoFileSink(string streamId, string path, double fps, double segmentSeconds, ILogger logger, string fourcc = "mp4v", string? audioFrom = null)
     {
         _streamId = streamId;
         _path = path;
@@ -33,10 +37,22 @@ public sealed class VideoFileSink : IFileSink
         _segmentSeconds = segmentSeconds;
         _fourcc = fourcc;
         _logger = logger;
+        if (audioFrom is not null && Interlocked.Exchange(ref s_audioWarned, 1) == 0)
+        {
+            logger.LogWarning("encoder opencv cannot copy audio: its outputs have no audio track (encoder libav or ffmpeg keeps the input's audio)");
+        }
     }
 
-    /// <summary>Files written so far, in order.</summary>
-    public IReadOnlyList<string> Files => _files;
+    /// <summary>Files written so far, in order, where they are on disk now.</summary>
+    public IReadOnlyList<string> Files => _files.Select(f => f.CurrentPath).ToList();
+
+    public void Publish()
+    {
+        foreach (OutputFile file in _files)
+        {
+            file.Publish();
+        }
+    }
 
     public long FramesWritten { get; private set; }
 
@@ -65,8 +81,14 @@ public sealed class VideoFileSink : IFileSink
 
     private void StartSegment(Size size)
     {
-        _writer?.Dispose();
-        string path = _segmentSeconds > 0 ? SegmentPath(_path, _files.Count) : _path;
+        if (_writer is not null)
+        {
+            _writer.Dispose(); // a closed segment is complete: it takes its final name at once
+            _files[^1].Publish();
+        }
+
+        var file = new OutputFile(_segmentSeconds > 0 ? SegmentPath(_path, _files.Count) : _path);
+        string path = file.PartialPath;
         OutputFolder.Create(_streamId, path);
 
         _frameSize = size;
@@ -79,7 +101,7 @@ public sealed class VideoFileSink : IFileSink
             throw new SinkException($"cannot open output video {path} ({_fourcc}, {size.Width}x{size.Height} at {_fps:F2} fps): check the folder and the file extension (.mkv, .mp4, .avi)");
         }
 
-        _files.Add(path);
+        _files.Add(file);
         _framesInSegment = 0;
     }
 

@@ -15,12 +15,16 @@ namespace StreamDeblur.App;
 /// </summary>
 public static class BenchCommand
 {
+    /// <param name="Encoder">The x264 settings that the pipeline's default output and the ffmpeg peer share.</param>
+    /// <param name="PeerFps">The peer: one ffmpeg process decoding the clip and encoding it with <paramref name="Encoder"/>.</param>
+    /// <param name="PipelineDefaultFps">The pipeline with its defaults: decoder and encoder auto (libav here), H.264.</param>
     /// <param name="ChainFps">Two ffmpeg processes joined by a raw yuv420p pipe: the floor for any design that
     /// decodes in one child process and encodes in another, as the ffmpeg I/O path does.</param>
-    /// <param name="PipelineLibavFps">The pipeline decoding and encoding in process with Debian's libav libraries.</param>
+    /// <param name="PeerMpeg4Fps">ffmpeg encoding mpeg4 at -q:v 4, the only codec of the OpenCV path, its peer.</param>
     public sealed record PassThrough(
-        int Frames, double PipelineFps, double FfmpegFps, double Ratio, double PipelineFfmpegIoFps, double RatioFfmpegIo,
-        double ChainFps, double RatioChain, double PipelineLibavFps, double RatioLibav);
+        int Frames, string Encoder, string DefaultBackends, double PeerFps, double PipelineDefaultFps, double RatioDefault,
+        double PipelineFfmpegIoFps, double RatioFfmpegIo, double ChainFps, double RatioChain,
+        double PeerMpeg4Fps, double PipelineOpenCvFps, double RatioOpenCv);
 
     /// <param name="ScoreOnlyMs1080p">The score without the motion cue: what a run without a frame report measures.</param>
     public sealed record EstimatorFigure(double Ms1080p, double Ms720p, double ScoreOnlyMs1080p);
@@ -68,7 +72,7 @@ public static class BenchCommand
             PassThrough? passThrough = null;
             if (parts.Contains("pass-through"))
             {
-                logger.LogInformation("pass-through: pipeline (blur.mode=none) vs ffmpeg, both decoding {Clip} and encoding with {Args}", clip, string.Join(' ', FfmpegFileSink.EncoderArguments));
+                logger.LogInformation("pass-through: pipeline (blur.mode=none) vs ffmpeg, both decoding {Clip} and encoding with {Args}", clip, string.Join(' ', X264.FfmpegArguments));
                 passThrough = await MeasurePassThroughAsync(options, model, clip, clipFrames, work);
             }
 
@@ -115,56 +119,61 @@ public static class BenchCommand
         }
     }
 
+    /// <summary>What the pipeline writes by default (H.264 at its default CRF and preset), and what its ffmpeg peer is given.</summary>
+    private static EncoderSettings X264 { get; } = EncoderSettings.For(new StreamOptions(), "h264");
+
+    private static EncoderSettings Mpeg4 { get; } = EncoderSettings.For(new StreamOptions(), "mpeg4");
+
+    /// <summary>Each figure is the median of three runs, the runs of every kind alternating so that a slow spell of the machine hits them alike.</summary>
     private static async Task<PassThrough> MeasurePassThroughAsync(StreamDeblurOptions baseOptions, DeblurModel model, string clip, int frames, string work)
     {
-        var pipelineFps = new List<double>();
-        var pipelineFfmpegIoFps = new List<double>();
-        var pipelineLibavFps = new List<double>();
-        var ffmpegFps = new List<double>();
-        var chainFps = new List<double>();
+        var pipelineDefault = new List<double>();
+        var pipelineFfmpegIo = new List<double>();
+        var pipelineOpenCv = new List<double>();
+        var peer = new List<double>();
+        var peerMpeg4 = new List<double>();
+        var chain = new List<double>();
         string chainCommand = ChainCommand(clip, Path.Combine(work, "chain.mkv")); // probes the clip: keep it out of the timing
-        for (int run = 0; run < 5; run++)
+        string backends = "";
+        for (int run = 0; run < 3; run++)
         {
             StreamDeblurOptions options = Options(baseOptions, mode: "none");
             options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass.mkv") }];
-            double seconds = await TimePipelineAsync(options, model, report: null);
-            pipelineFps.Add(frames / seconds);
+            pipelineDefault.Add(frames / await TimePipelineAsync(options, model, report: null));
+            backends = $"decoder {options.Streams[0].Decoder}, encoder {options.Streams[0].Encoder}";
 
             options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass-ffmpeg.mkv"), Decoder = "ffmpeg", Encoder = "ffmpeg" }];
-            seconds = await TimePipelineAsync(options, model, report: null);
-            pipelineFfmpegIoFps.Add(frames / seconds);
+            pipelineFfmpegIo.Add(frames / await TimePipelineAsync(options, model, report: null));
 
-            options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass-libav.mkv"), Decoder = "libav", Encoder = "libav" }];
-            seconds = await TimePipelineAsync(options, model, report: null);
-            pipelineLibavFps.Add(frames / seconds);
+            options.Streams = [new StreamOptions { Id = "bench", Input = clip, Output = Path.Combine(work, "pass-opencv.mkv"), Decoder = "opencv", Encoder = "opencv" }];
+            pipelineOpenCv.Add(frames / await TimePipelineAsync(options, model, report: null));
 
-            long start = Stopwatch.GetTimestamp();
-            await RunFfmpegAsync(["-v", "error", "-i", clip, .. FfmpegFileSink.EncoderArguments, "-f", "matroska", "-y", Path.Combine(work, "peer.mkv")]);
-            ffmpegFps.Add(frames / Stopwatch.GetElapsedTime(start).TotalSeconds);
-
-            start = Stopwatch.GetTimestamp();
-            await RunShellAsync(chainCommand);
-            chainFps.Add(frames / Stopwatch.GetElapsedTime(start).TotalSeconds);
+            peer.Add(frames / await TimeAsync(() => RunFfmpegAsync(["-v", "error", "-i", clip, "-an", .. X264.FfmpegArguments, "-f", "matroska", "-y", Path.Combine(work, "peer.mkv")])));
+            peerMpeg4.Add(frames / await TimeAsync(() => RunFfmpegAsync(["-v", "error", "-i", clip, "-an", .. Mpeg4.FfmpegArguments, "-f", "matroska", "-y", Path.Combine(work, "peer-mpeg4.mkv")])));
+            chain.Add(frames / await TimeAsync(() => RunShellAsync(chainCommand)));
         }
 
-        double pipeline = Median(pipelineFps);
-        double pipelineFfmpegIo = Median(pipelineFfmpegIoFps);
-        double ffmpeg = Median(ffmpegFps);
-        double chain = Median(chainFps);
-        double pipelineLibav = Median(pipelineLibavFps);
         return new PassThrough(
-            frames, pipeline, ffmpeg, pipeline / ffmpeg, pipelineFfmpegIo, pipelineFfmpegIo / ffmpeg, chain, pipelineFfmpegIo / chain,
-            pipelineLibav, pipelineLibav / ffmpeg);
+            frames, X264.ToString(), backends, Median(peer), Median(pipelineDefault), Median(pipelineDefault) / Median(peer),
+            Median(pipelineFfmpegIo), Median(pipelineFfmpegIo) / Median(peer), Median(chain), Median(pipelineFfmpegIo) / Median(chain),
+            Median(peerMpeg4), Median(pipelineOpenCv), Median(pipelineOpenCv) / Median(peerMpeg4));
     }
 
-    /// <summary><c>ffmpeg -i clip ... yuv420p pipe | ffmpeg -i pipe ...</c> with the sink's encoder arguments.</summary>
+    private static async Task<double> TimeAsync(Func<Task> work)
+    {
+        long start = Stopwatch.GetTimestamp();
+        await work().ConfigureAwait(false);
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    /// <summary><c>ffmpeg -i clip ... yuv420p pipe | ffmpeg -i pipe ...</c> with the pipeline's x264 settings.</summary>
     private static string ChainCommand(string clip, string output)
     {
         using var capture = new VideoCapture(clip);
         string size = $"{capture.FrameWidth}x{capture.FrameHeight}";
         string rate = capture.Fps.ToString("0.###", CultureInfo.InvariantCulture);
         return $"ffmpeg -v error -i '{clip}' -an -f rawvideo -pix_fmt yuv420p pipe:1 | "
-            + $"ffmpeg -v error -f rawvideo -pix_fmt yuv420p -s {size} -r {rate} -i pipe:0 {string.Join(' ', FfmpegFileSink.EncoderArguments)} -f matroska -y '{output}'";
+            + $"ffmpeg -v error -f rawvideo -pix_fmt yuv420p -s {size} -r {rate} -i pipe:0 {string.Join(' ', X264.FfmpegArguments)} -f matroska -y '{output}'";
     }
 
     private static Task RunShellAsync(string command) => RunProcessAsync("bash", ["-c", "set -o pipefail; " + command]);
@@ -305,11 +314,12 @@ public static class BenchCommand
         Console.WriteLine("|---|---|");
         if (r.PassThrough is { } p)
         {
-            Console.WriteLine($"| pass-through ({p.Frames} frames), ffmpeg decode + mpeg4 -q:v 4 encode, same file | {p.FfmpegFps:F1} fps |");
-            Console.WriteLine($"| pass-through, pipeline with OpenCV decode and encode (default) | {p.PipelineFps:F1} fps, ratio {p.Ratio:F2} |");
-            Console.WriteLine($"| pass-through, pipeline with decoder=libav, encoder=libav (in process) | {p.PipelineLibavFps:F1} fps, ratio {p.RatioLibav:F2} |");
-            Console.WriteLine($"| pass-through, pipeline with decoder=ffmpeg, encoder=ffmpeg | {p.PipelineFfmpegIoFps:F1} fps, ratio {p.RatioFfmpegIo:F2} |");
+            Console.WriteLine($"| pass-through ({p.Frames} frames), the peer: ffmpeg decoding and encoding {p.Encoder} | {p.PeerFps:F1} fps |");
+            Console.WriteLine($"| pass-through, pipeline with its defaults ({p.DefaultBackends}, {p.Encoder}) | {p.PipelineDefaultFps:F1} fps, ratio {p.RatioDefault:F2} |");
+            Console.WriteLine($"| pass-through, pipeline with decoder=ffmpeg, encoder=ffmpeg (child processes, same x264 settings) | {p.PipelineFfmpegIoFps:F1} fps, ratio {p.RatioFfmpegIo:F2} |");
             Console.WriteLine($"| pass-through, ffmpeg decode piped as raw yuv420p into a second ffmpeg that encodes | {p.ChainFps:F1} fps; the ffmpeg-I/O pipeline runs at {p.RatioChain:F2} of it |");
+            Console.WriteLine($"| pass-through, ffmpeg decoding and encoding mpeg4 -q:v 4 (the OpenCV path's peer) | {p.PeerMpeg4Fps:F1} fps |");
+            Console.WriteLine($"| pass-through, pipeline with decoder=opencv, encoder=opencv (mpeg4) | {p.PipelineOpenCvFps:F1} fps, ratio {p.RatioOpenCv:F2} to its mpeg4 peer |");
         }
 
         if (r.Estimator is { } e)

@@ -8,19 +8,27 @@ public sealed class CommandLine
 {
     public const string Usage = """
         usage:
-          streamdeblur run   --input <file|url> --output <file> [--config <json>] [--report <jsonl>] [--forward <rtsp-url>] [--port <n>]
-          streamdeblur run   --config <json> [--report <jsonl>]          (streams declared in the config)
-          streamdeblur eval  --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--json <file>]
-          streamdeblur bench [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
+          streamdeblur run     --input <file|url> --output <file> [--config <json>] [--report <jsonl>] [--forward <rtsp-url>] [--port <n>]
+          streamdeblur run     --input <folder> --output <folder> [--recursive] [--jobs <n>] [--config <json>]
+          streamdeblur run     --config <json> [--report <jsonl>]          (streams declared in the config)
+                               [--overwrite] [--codec h264|hevc|mpeg4] [--crf <0-51>] [--preset <x264 preset>] [--progress auto|plain|off]
+          streamdeblur compare --before <video> --after <video> --image <png> [--frames <n,n,...>] [--crop <x,y,w,h>]
+          streamdeblur eval    --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--json <file>]
+          streamdeblur bench   [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
           streamdeblur --help
         """;
 
     private static readonly Dictionary<string, string[]> s_allowed = new()
     {
-        ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level"],
+        ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level",
+            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress"],
+        ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "json", "log-level"],
         ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],
     };
+
+    /// <summary>Options that take no value: present means true.</summary>
+    private static readonly HashSet<string> s_flags = ["overwrite", "recursive"];
 
     private readonly Dictionary<string, string> _values;
 
@@ -44,7 +52,7 @@ public sealed class CommandLine
         string verb = args[0];
         if (!s_allowed.TryGetValue(verb, out string[]? allowed))
         {
-            throw new UsageException($"unknown command '{verb}' (expected run, eval or bench)");
+            throw new UsageException($"unknown command '{verb}' (expected run, compare, eval or bench)");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -70,7 +78,16 @@ public sealed class CommandLine
                 throw new UsageException($"unknown option --{name} for '{verb}' (allowed: {string.Join(", ", allowed.Select(a => "--" + a))})");
             }
 
-            if (value is null)
+            if (s_flags.Contains(name))
+            {
+                if (value is not null)
+                {
+                    throw new UsageException($"option --{name} takes no value");
+                }
+
+                value = "true";
+            }
+            else if (value is null)
             {
                 if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
                 {
@@ -88,6 +105,9 @@ public sealed class CommandLine
 
         return new CommandLine(verb, values);
     }
+
+    /// <summary>Whether a flag such as --overwrite was given.</summary>
+    public bool Has(string name) => _values.ContainsKey(name);
 
     public int GetInt(string name, int fallback, int min, int max)
     {

@@ -6,8 +6,16 @@ using StreamDeblur.Video;
 
 namespace StreamDeblur.App;
 
-/// <summary>How one stream's run ended.</summary>
-public sealed record StreamResult(string StreamId, long FramesWritten, IReadOnlyList<string> Files, string? Error);
+/// <summary>How one stream's run ended: its files (under their final names when <see cref="Phase"/> is Done), and its counts.</summary>
+public sealed record StreamResult(string StreamId, long FramesWritten, IReadOnlyList<string> Files, string? Error)
+{
+    public StreamPhase Phase { get; init; } = StreamPhase.Done;
+
+    public StreamProgress? Progress { get; init; }
+
+    /// <summary>The provenance sidecar written for the outputs, if any.</summary>
+    public string? ProvenanceFile { get; init; }
+}
 
 /// <summary>
 /// The pipeline, wired in one place. Per stream:
@@ -18,6 +26,9 @@ public sealed record StreamResult(string StreamId, long FramesWritten, IReadOnly
 /// Every arrow in brackets is a bounded channel. Live sources feed a leaky [decoded] queue that drops its
 /// oldest frame when full; everything else waits (backpressure), so files never lose a frame.
 /// Cancelling <c>stopReading</c> stops the sources and lets the queues drain; cancelling <c>abort</c> stops everything.
+/// At most <c>maxConcurrentStreams</c> streams run at once (a folder of files), all through the one shared
+/// batcher and model. A stream's files are written under partial names and published when it ends well:
+/// a file read to its end, or a live stream stopped by a signal.
 /// </summary>
 public sealed class FramePipeline : IAsyncDisposable
 {
@@ -28,6 +39,9 @@ public sealed class FramePipeline : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly PipelineState _state;
     private readonly IReadOnlyDictionary<string, IFrameSink> _extraSinks;
+    private readonly Provenance? _provenance;
+    private readonly int _maxConcurrentStreams;
+    private readonly Dictionary<string, string> _backends = new(StringComparer.Ordinal);
 
     public FramePipeline(
         StreamDeblurOptions options,
@@ -35,7 +49,9 @@ public sealed class FramePipeline : IAsyncDisposable
         FrameReport? report,
         ILoggerFactory loggers,
         PipelineState state,
-        IReadOnlyDictionary<string, IFrameSink>? extraSinks = null)
+        IReadOnlyDictionary<string, IFrameSink>? extraSinks = null,
+        Provenance? provenance = null,
+        int maxConcurrentStreams = 0)
     {
         _options = options;
         _model = model;
@@ -44,7 +60,17 @@ public sealed class FramePipeline : IAsyncDisposable
         _logger = loggers.CreateLogger("pipeline");
         _state = state;
         _extraSinks = extraSinks ?? new Dictionary<string, IFrameSink>();
+        _provenance = provenance;
+        _maxConcurrentStreams = maxConcurrentStreams > 0 ? maxConcurrentStreams : Math.Max(1, options.Streams.Count);
+        foreach (StreamOptions stream in options.Streams)
+        {
+            _backends[stream.Id] = VideoBackends.Resolve(stream); // "auto" becomes what this machine has
+            Progress[stream.Id] = new StreamProgress(stream.Id, stream.Input);
+        }
     }
+
+    /// <summary>Each stream's live counts, for the progress display.</summary>
+    public Dictionary<string, StreamProgress> Progress { get; } = new(StringComparer.Ordinal);
 
     public async Task<IReadOnlyList<StreamResult>> RunAsync(CancellationToken stopReading, CancellationToken abort)
     {
@@ -56,7 +82,7 @@ public sealed class FramePipeline : IAsyncDisposable
         }
 
         // Shared by every stream: blurry frames → batcher → deblur.
-        Channel<Frame> blurry = PipelineChannels.Lossless<Frame>(capacity * Math.Max(1, _options.Streams.Count), singleReader: true, singleWriter: false);
+        Channel<Frame> blurry = PipelineChannels.Lossless<Frame>(capacity * _maxConcurrentStreams, singleReader: true, singleWriter: false);
         Channel<FrameBatch> batches = PipelineChannels.Lossless<FrameBatch>(2);
         var blurryWriters = new SharedWriterCompletion<Frame>(blurry.Writer, _options.Streams.Count);
         var batcher = new FrameBatcher(_options.Batching);
@@ -69,8 +95,9 @@ public sealed class FramePipeline : IAsyncDisposable
         sampler.Watch("blurry", "all", blurry.Reader);
         sampler.Watch("batches", "all", batches.Reader);
 
+        using var slots = new SemaphoreSlim(_maxConcurrentStreams);
         Task<StreamResult>[] streamTasks = _options.Streams
-            .Select(stream => RunStreamAsync(stream, tails[stream.Id], blurry.Writer, blurryWriters, sampler, stopReading, abort))
+            .Select(stream => RunStreamWhenFreeAsync(stream, tails[stream.Id], blurry.Writer, blurryWriters, sampler, slots, stopReading, abort))
             .ToArray();
 
         StreamResult[] results = await Task.WhenAll(streamTasks).ConfigureAwait(false);
@@ -85,12 +112,92 @@ public sealed class FramePipeline : IAsyncDisposable
         return results;
     }
 
-    private async Task<StreamResult> RunStreamAsync(
+    /// <summary>Waits for a free slot (a folder runs a few files at a time), runs the stream, then records and publishes its outputs.</summary>
+    private async Task<StreamResult> RunStreamWhenFreeAsync(
         StreamOptions stream,
         StreamTail tail,
         ChannelWriter<Frame> blurry,
         SharedWriterCompletion<Frame> blurryWriters,
         QueueDepthSampler sampler,
+        SemaphoreSlim slots,
+        CancellationToken stopReading,
+        CancellationToken abort)
+    {
+        StreamProgress progress = Progress[stream.Id];
+        try
+        {
+            await slots.WaitAsync(stopReading).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped before its turn came: it never started.
+            blurryWriters.WriterDone();
+            tail.Release();
+            progress.End(StreamPhase.Stopped);
+            return new StreamResult(stream.Id, 0, [], null) { Phase = StreamPhase.Stopped, Progress = progress };
+        }
+
+        try
+        {
+            progress.Start();
+            Provenance.Pending? record = _provenance?.Begin(stream);
+            (StreamResult result, IFileSink? fileSink) = await RunStreamAsync(stream, tail, blurry, blurryWriters, sampler, progress, stopReading, abort).ConfigureAwait(false);
+            return await FinishAsync(stream, result, fileSink, record, progress).ConfigureAwait(false);
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    /// <summary>Publishes the files of a stream that ended well, keeps the others under their partial names, and writes the provenance record.</summary>
+    private async Task<StreamResult> FinishAsync(StreamOptions stream, StreamResult result, IFileSink? fileSink, Provenance.Pending? record, StreamProgress progress)
+    {
+        ILogger logger = _loggers.CreateLogger($"stream.{stream.Id}");
+        string? provenanceFile = null;
+        try
+        {
+            if (result.Phase == StreamPhase.Done)
+            {
+                fileSink?.Publish();
+            }
+            else if (fileSink is { Files.Count: > 0 })
+            {
+                logger.LogWarning("stream {Stream}: {Why}; its output stays under the name {Partial} ({Frames} frames, playable)",
+                    stream.Id, result.Phase == StreamPhase.Failed ? "it failed" : "it was stopped before the end of its input", fileSink.Files[^1], result.FramesWritten);
+            }
+
+            IReadOnlyList<string> files = fileSink?.Files ?? [];
+            if (record is not null && files.Count > 0)
+            {
+                string phase = result.Phase switch { StreamPhase.Done => "complete", StreamPhase.Failed => "failed", _ => "stopped" };
+                provenanceFile = await _provenance!.WriteAsync(record, progress, files, phase, result.Error, Dropped(stream.Id)).ConfigureAwait(false);
+            }
+
+            result = result with { Files = files, ProvenanceFile = provenanceFile };
+        }
+        catch (IOException ex)
+        {
+            logger.LogError("stream {Stream}: cannot publish or record its output: {Error}", stream.Id, ex.Message);
+            result = result with { Error = result.Error ?? ex.Message, Phase = StreamPhase.Failed };
+        }
+
+        progress.End(result.Phase);
+        return result with { Progress = progress };
+    }
+
+    private static long Dropped(string streamId) =>
+        (long)PipelineMetrics.FramesDropped.GetAllLabelValues()
+            .Where(labels => labels[0] == streamId && !labels[1].StartsWith("forward_", StringComparison.Ordinal))
+            .Sum(labels => PipelineMetrics.FramesDropped.WithLabels(labels).Value);
+
+    private async Task<(StreamResult Result, IFileSink? FileSink)> RunStreamAsync(
+        StreamOptions stream,
+        StreamTail tail,
+        ChannelWriter<Frame> blurry,
+        SharedWriterCompletion<Frame> blurryWriters,
+        QueueDepthSampler sampler,
+        StreamProgress progress,
         CancellationToken stopReading,
         CancellationToken abort)
     {
@@ -103,8 +210,9 @@ public sealed class FramePipeline : IAsyncDisposable
             await using IFrameSource source = SourceFactory.Create(stream, logger, _state);
             await source.OpenAsync(stopReading).ConfigureAwait(false);
             VideoInfo info = source.Info;
-            logger.LogInformation("stream {Stream}: {Input} {Width}x{Height} at {Fps:F2} fps ({Kind})",
-                stream.Id, UrlRedactor.Redact(stream.Input), info.Width, info.Height, info.FramesPerSecond, info.IsLive ? "live" : "file");
+            progress.TotalFrames = info.IsLive ? 0 : info.FrameCount;
+            logger.LogInformation("stream {Stream}: {Input} {Width}x{Height} at {Fps:F2} fps ({Kind}); {Backends}",
+                stream.Id, UrlRedactor.Redact(stream.Input), info.Width, info.Height, info.FramesPerSecond, info.IsLive ? "live" : "file", _backends[stream.Id]);
             if (!info.IsLive)
             {
                 // Live sources report their own states; a file is up once it opens.
@@ -113,11 +221,13 @@ public sealed class FramePipeline : IAsyncDisposable
 
             if (stream.Output is not null)
             {
+                EncoderSettings settings = EncoderSettings.For(stream, stream.Codec ?? "h264");
+                string? audioFrom = info.IsLive || InputKind.Classify(stream.Input) != InputKindValue.File ? null : stream.Input;
                 fileSink = stream.Encoder switch
                 {
-                    "ffmpeg" => new FfmpegFileSink(stream.Id, stream.Output, info.FramesPerSecond, logger),
-                    "libav" => new LibavFileSink(stream.Id, stream.Output, info.FramesPerSecond, logger),
-                    _ => new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger),
+                    "ffmpeg" => new FfmpegFileSink(stream.Id, stream.Output, info.FramesPerSecond, settings, audioFrom, logger),
+                    "libav" => new LibavFileSink(stream.Id, stream.Output, info.FramesPerSecond, settings, audioFrom, logger),
+                    _ => new VideoFileSink(stream.Id, stream.Output, info.FramesPerSecond, stream.SegmentSeconds, logger, audioFrom: audioFrom),
                 };
                 sinks.Add(fileSink);
             }
@@ -146,7 +256,7 @@ public sealed class FramePipeline : IAsyncDisposable
             using var estimator = new BlurEstimatorStage(_options.Blur, motionCue: _report is not null);
             var router = new RouterStage(stream.Id, _options.Blur, stream.IsLive, TimeSpan.FromMilliseconds(stream.MaxLatencyMs));
             var reorder = new ReorderStage(stream.Id);
-            var encoder = new EncoderStage(stream.Id, sinks, _report);
+            var encoder = new EncoderStage(stream.Id, sinks, _report, progress);
 
             // A fault travels down the line with the channels' completion, and the encoder writes every frame
             // that reaches it before it fails too. But when the encoder itself fails (an output that cannot be
@@ -156,6 +266,8 @@ public sealed class FramePipeline : IAsyncDisposable
             using var streamFailed = CancellationTokenSource.CreateLinkedTokenSource(abort);
             using var stopSource = CancellationTokenSource.CreateLinkedTokenSource(stopReading, streamFailed.Token);
             Task sourceTask = source.RunAsync(decoded.Writer, stopSource.Token);
+            bool cutShort = false; // a file whose reading was stopped before its end
+            Task noteCut = sourceTask.ContinueWith(_ => cutShort = stopReading.IsCancellationRequested, TaskScheduler.Default);
             Task estimateTask = estimator.RunAsync(decoded.Reader, scored.Writer, streamFailed.Token);
             routerStarted = true;
             Task routeTask = RunRouterAsync(router, scored.Reader, tail, blurry, blurryWriters, streamFailed.Token);
@@ -182,13 +294,17 @@ public sealed class FramePipeline : IAsyncDisposable
                 _state.Report(stream.Id, StreamHealth.Failed, message);
             }
 
-            return new StreamResult(stream.Id, encoder.FramesWritten, fileSink?.Files ?? [], message);
+            await noteCut.ConfigureAwait(false);
+            StreamPhase phase = message is not null ? StreamPhase.Failed
+                : !stream.IsLive && (cutShort || abort.IsCancellationRequested) ? StreamPhase.Stopped
+                : StreamPhase.Done;
+            return (new StreamResult(stream.Id, encoder.FramesWritten, [], message) { Phase = phase }, fileSink);
         }
         catch (Exception ex) when (ex is SourceException or SinkException or IOException)
         {
             logger.LogError("stream {Stream} failed: {Error}", stream.Id, UrlRedactor.Redact(ex.Message));
             _state.Report(stream.Id, StreamHealth.Failed, UrlRedactor.Redact(ex.Message));
-            return new StreamResult(stream.Id, fileSink?.FramesWritten ?? 0, fileSink?.Files ?? [], UrlRedactor.Redact(ex.Message));
+            return (new StreamResult(stream.Id, fileSink?.FramesWritten ?? 0, [], UrlRedactor.Redact(ex.Message)) { Phase = StreamPhase.Failed }, fileSink);
         }
         finally
         {

@@ -1,12 +1,16 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Spectre.Console;
 
 namespace StreamDeblur.App;
 
-/// <summary>One-line console logs on stderr, so stdout stays free for results.</summary>
+/// <summary>
+/// One-line console logs on stderr, so stdout stays free for results. While a live progress bar is drawn on
+/// the terminal, the same lines go through its console, which prints them above the bar instead of through it.
+/// </summary>
 public static class Logging
 {
-    public static ILoggerFactory Create(string? level)
+    public static ILoggerFactory Create(string? level, IAnsiConsole? progressConsole = null)
     {
         LogLevel minimum = level?.ToLowerInvariant() switch
         {
@@ -18,15 +22,56 @@ public static class Logging
             _ => throw new UsageException($"--log-level must be one of debug, info, warning, error, not '{level}'"),
         };
 
-        return LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(minimum)
-            .AddFilter("Microsoft", LogLevel.Warning)
-            .AddSimpleConsole(o =>
+        return LoggerFactory.Create(builder =>
+        {
+            builder.SetMinimumLevel(minimum).AddFilter("Microsoft", LogLevel.Warning);
+            if (progressConsole is not null)
             {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-                o.ColorBehavior = LoggerColorBehavior.Disabled;
-            })
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+                builder.AddProvider(new AnsiConsoleLoggerProvider(progressConsole));
+                return;
+            }
+
+            builder
+                .AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                    o.ColorBehavior = LoggerColorBehavior.Disabled;
+                })
+                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        });
+    }
+
+    /// <summary>The simple console format (<c>HH:mm:ss.fff info: category[0] message</c>), written through a Spectre console.</summary>
+    private sealed class AnsiConsoleLoggerProvider(IAnsiConsole console) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Writer(console, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Writer(IAnsiConsole console, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                string level = logLevel switch
+                {
+                    LogLevel.Trace => "trce",
+                    LogLevel.Debug => "dbug",
+                    LogLevel.Information => "info",
+                    LogLevel.Warning => "warn",
+                    LogLevel.Error => "fail",
+                    _ => "crit",
+                };
+                string line = $"{DateTime.Now:HH:mm:ss.fff} {level}: {category}[{eventId.Id}] {formatter(state, exception)}";
+                console.Write(new Text(line + Environment.NewLine));
+            }
+        }
     }
 }

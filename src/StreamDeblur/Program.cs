@@ -14,10 +14,12 @@ try
         return 0;
     }
 
-    using ILoggerFactory loggers = Logging.Create(command["log-level"]);
+    Spectre.Console.IAnsiConsole? progressConsole = ProgressDisplay.TerminalConsole(command);
+    using ILoggerFactory loggers = Logging.Create(command["log-level"], progressConsole);
     return command.Verb switch
     {
-        "run" => await RunCommand.ExecuteAsync(command, loggers),
+        "run" => await RunCommand.ExecuteAsync(command, loggers, progressConsole),
+        "compare" => CompareCommand.Execute(command, loggers),
         "eval" => EvalCommand.Execute(command, loggers),
         "bench" => await BenchCommand.ExecuteAsync(command, loggers),
         _ => throw new UsageException($"unknown command '{command.Verb}'"),

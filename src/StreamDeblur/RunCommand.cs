@@ -1,18 +1,42 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Spectre.Console;
 using StreamDeblur.Inference;
 using StreamDeblur.Video.Libav;
 
 namespace StreamDeblur.App;
 
-/// <summary><c>streamdeblur run</c>: the main job.</summary>
+/// <summary>
+/// <c>streamdeblur run</c>: the main job, on one input, on the streams of a config, or on every video of a
+/// folder. Exit codes: 0 all done; 1 a stream or file failed (or was refused); 2 usage or config error;
+/// 3 a folder run was stopped (SIGINT/SIGTERM) before every file was done, and none failed.
+/// </summary>
 public static class RunCommand
 {
-    public static async Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers)
+    public const int ExitAllDone = 0;
+    public const int ExitSomeFailed = 1;
+    public const int ExitStopped = 3;
+
+    public static async Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers, IAnsiConsole? progressConsole = null)
     {
         ILogger logger = loggers.CreateLogger("run");
         StreamDeblurOptions options = LoadOptions(command);
+        IReadOnlyList<FolderJob.Entry>? folder = null;
+        if (command["input"] is { } input && Directory.Exists(input))
+        {
+            folder = PlanFolder(command, options, input, logger);
+            if (options.Streams.Count == 0)
+            {
+                PrintSummary(folder, []);
+                return folder.Any(e => e.Refused) ? ExitSomeFailed : ExitAllDone;
+            }
+        }
+        else
+        {
+            OutputSafety.Check(options.Streams, logger);
+        }
 
         using var stopReading = new CancellationTokenSource();
         using var abort = new CancellationTokenSource();
@@ -31,7 +55,7 @@ public static class RunCommand
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; RequestStop("SIGINT"); });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; RequestStop("SIGTERM"); });
 
-        if (options.Streams.Any(s => s.Decoder == "libav" || s.Encoder == "libav"))
+        if (options.Streams.Any(s => s.Decoder is "libav" or "auto" || s.Encoder is "libav" or "auto"))
         {
             LibavLog.RouteTo(loggers.CreateLogger("libav"));
         }
@@ -56,17 +80,41 @@ public static class RunCommand
         using FrameReport? report = command["report"] is { } reportPath ? new FrameReport(reportPath) : null;
 
         long start = Stopwatch.GetTimestamp();
-        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams));
-        IReadOnlyList<StreamResult> results = await pipeline.RunAsync(stopReading.Token, abort.Token);
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        int jobs = folder is null ? 0 : command.GetInt("jobs", DefaultJobs, 1, 64);
+        var provenance = new Provenance(options, model);
+        await using var pipeline = new FramePipeline(options, model, report, loggers, state, http?.PreviewSinks(options.Streams), provenance, jobs);
+        using var finished = new CancellationTokenSource();
+        Task progress = new ProgressDisplay(pipeline.Progress.Values).RunAsync(command["progress"] ?? "auto", progressConsole, logger, finished.Token);
+        IReadOnlyList<StreamResult> results;
+        try
+        {
+            results = await pipeline.RunAsync(stopReading.Token, abort.Token);
+        }
+        finally
+        {
+            await finished.CancelAsync();
+            await progress;
+        }
 
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         foreach (StreamResult result in results)
         {
             if (abort.IsCancellationRequested)
             {
                 CountFramesLostAtDeadline(result.StreamId, logger, options.Pipeline.DrainTimeoutSeconds);
             }
+        }
 
+        if (folder is not null)
+        {
+            PrintSummary(folder, results);
+            return results.Any(r => r.Phase == StreamPhase.Failed) || folder.Any(e => e.Refused) ? ExitSomeFailed
+                : results.Any(r => r.Phase == StreamPhase.Stopped) ? ExitStopped
+                : ExitAllDone;
+        }
+
+        foreach (StreamResult result in results)
+        {
             string files = result.Files.Count == 0 ? "" : " -> " + string.Join(", ", result.Files);
 
             // Frames dropped from the live forward alone still reach the file, so they are reported apart.
@@ -85,10 +133,13 @@ public static class RunCommand
             Console.Error.WriteLine($"streamdeblur: error: {onlyError}");
         }
 
-        return results.All(r => r.Error is null) ? 0 : 1;
+        return results.All(r => r.Error is null) ? ExitAllDone : ExitSomeFailed;
     }
 
-    /// <summary>The config file (if any) with --input/--output (if given) as a single stream.</summary>
+    /// <summary>Files processed at once in a folder run: two keep both cores busy (one file's decoding and encoding beside another's network).</summary>
+    public const int DefaultJobs = 2;
+
+    /// <summary>The config file (if any) with --input/--output (if given) as a single stream, and the command line's encoder and overwrite choices.</summary>
     public static StreamDeblurOptions LoadOptions(CommandLine command)
     {
         StreamDeblurOptions options = ConfigLoader.Load(command["config"]);
@@ -99,20 +150,47 @@ public static class RunCommand
                 throw new UsageException("--input needs --output (or --forward)");
             }
 
-            options.Streams =
-            [
-                new StreamOptions
+            if (Directory.Exists(input))
+            {
+                if (command["output"] is not { } outputDir || File.Exists(outputDir) || command["forward"] is not null)
                 {
-                    Id = command["stream-id"] ?? "main",
-                    Input = input,
-                    Output = command["output"],
-                    Forward = command["forward"],
-                },
-            ];
+                    throw new UsageException("--input is a folder: --output must be a folder too (it is created if needed), and --forward does not apply");
+                }
+
+                if (OutputSafety.SameFile(input, outputDir) || (Directory.Exists(outputDir) && SameDirectory(input, outputDir)))
+                {
+                    throw new UsageException($"--output {outputDir} is the input folder: the outputs would sit among, and could replace, the recordings; choose another folder");
+                }
+
+                options.Streams = []; // planned from the folder's files
+            }
+            else
+            {
+                options.Streams =
+                [
+                    new StreamOptions
+                    {
+                        Id = command["stream-id"] ?? "main",
+                        Input = input,
+                        Output = command["output"],
+                        Forward = command["forward"],
+                    },
+                ];
+            }
         }
         else if (command["output"] is not null)
         {
             throw new UsageException("--output needs --input");
+        }
+
+        if (command.Has("recursive") && !(command["input"] is { } folderInput && Directory.Exists(folderInput)))
+        {
+            throw new UsageException("--recursive applies when --input is a folder");
+        }
+
+        foreach (StreamOptions stream in options.Streams)
+        {
+            ApplyEncoderChoices(command, stream);
         }
 
         if (command["port"] is not null)
@@ -126,8 +204,97 @@ public static class RunCommand
             options.Http.Host = host;
         }
 
-        ConfigLoader.ThrowIfInvalid(options);
+        if (command["progress"] is { } progress && progress is not ("auto" or "plain" or "off"))
+        {
+            throw new UsageException($"--progress must be auto, plain or off, not '{progress}'");
+        }
+
+        if (options.Streams.Count > 0)
+        {
+            ConfigLoader.ThrowIfInvalid(options);
+        }
+
         return options;
+    }
+
+    private static void ApplyEncoderChoices(CommandLine command, StreamOptions stream)
+    {
+        stream.Overwrite |= command.Has("overwrite");
+        stream.Codec = command["codec"] ?? stream.Codec;
+        stream.Crf = command["crf"] is null ? stream.Crf : command.GetInt("crf", 0, 0, 51);
+        stream.Preset = command["preset"] ?? stream.Preset;
+    }
+
+    /// <summary>Plans a folder run: the files to process become the streams; the others are skipped or refused.</summary>
+    private static IReadOnlyList<FolderJob.Entry> PlanFolder(CommandLine command, StreamDeblurOptions options, string inputDir, ILogger logger)
+    {
+        string outputDir = command["output"]!;
+        var template = new StreamOptions { Id = "folder", Input = inputDir, Output = outputDir };
+        ApplyEncoderChoices(command, template);
+        IReadOnlyList<string> inputs = FolderJob.ListInputs(inputDir, command.Has("recursive"), outputDir);
+        IReadOnlyList<FolderJob.Entry> entries = FolderJob.Plan(inputs, inputDir, outputDir, template);
+        options.Streams = entries.Where(e => e.Stream is not null).Select(e => e.Stream!).ToList();
+        logger.LogInformation("folder {Input}: {Videos} videos, {Run} to process, {Done} done by an earlier run, {Refused} refused; {Jobs} at a time",
+            inputDir, entries.Count, options.Streams.Count, entries.Count(e => e.Skip is not null && !e.Refused), entries.Count(e => e.Refused),
+            command.GetInt("jobs", DefaultJobs, 1, 64));
+        foreach (FolderJob.Entry entry in entries)
+        {
+            if (entry.Refused)
+            {
+                logger.LogError("{File}: {Refusal}", entry.RelativePath, entry.Skip);
+            }
+            else if (entry.Stream is not null)
+            {
+                OutputSafety.WarnAboutEarlierPartial(entry.Stream, logger);
+            }
+        }
+
+        if (options.Streams.Count > 0)
+        {
+            ConfigLoader.ThrowIfInvalid(options);
+        }
+
+        return entries;
+    }
+
+    private static bool SameDirectory(string a, string b) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)), StringComparison.Ordinal)
+        || (new DirectoryInfo(a).ResolveLinkTarget(true)?.FullName ?? Path.GetFullPath(a)) == (new DirectoryInfo(b).ResolveLinkTarget(true)?.FullName ?? Path.GetFullPath(b));
+
+    /// <summary>The table that ends a folder run: one row per file, then the totals.</summary>
+    private static void PrintSummary(IReadOnlyList<FolderJob.Entry> entries, IReadOnlyList<StreamResult> results)
+    {
+        Dictionary<string, StreamResult> byId = results.ToDictionary(r => r.StreamId, StringComparer.Ordinal);
+        var rows = new List<string[]> { new[] { "file", "frames", "deblurred", "time", "result" } };
+        foreach (FolderJob.Entry entry in entries)
+        {
+            if (entry.Stream is null || !byId.TryGetValue(entry.Stream.Id, out StreamResult? result))
+            {
+                rows.Add([entry.RelativePath, "-", "-", "-", entry.Refused ? $"refused: {entry.Skip}" : $"skipped: {entry.Skip}"]);
+                continue;
+            }
+
+            StreamProgress? p = result.Progress;
+            string outcome = result.Phase switch
+            {
+                StreamPhase.Done => "done -> " + string.Join(", ", result.Files),
+                StreamPhase.Failed => $"failed: {result.Error}",
+                _ when result.FramesWritten == 0 && result.Files.Count == 0 => "not started (stopped)",
+                _ => "stopped: kept as " + string.Join(", ", result.Files),
+            };
+            rows.Add([entry.RelativePath, result.FramesWritten.ToString(CultureInfo.InvariantCulture), (p?.Deblurred ?? 0).ToString(CultureInfo.InvariantCulture),
+                $"{(p?.Elapsed ?? TimeSpan.Zero).TotalSeconds:F1} s", outcome]);
+        }
+
+        int done = results.Count(r => r.Phase == StreamPhase.Done) + entries.Count(e => e.Skip is not null && !e.Refused);
+        int failed = results.Count(r => r.Phase == StreamPhase.Failed) + entries.Count(e => e.Refused);
+        int[] widths = Enumerable.Range(0, 4).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (string[] row in rows)
+        {
+            Console.WriteLine(string.Join("  ", row.Take(4).Select((cell, c) => c == 0 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))) + "  " + row[4]);
+        }
+
+        Console.WriteLine($"files: {entries.Count}, done {done}, failed {failed}, stopped {entries.Count - done - failed}");
     }
 
     /// <summary>

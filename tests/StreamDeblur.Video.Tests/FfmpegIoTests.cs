@@ -27,7 +27,7 @@ public sealed class FfmpegIoTests
         await source.OpenAsync(CancellationToken.None);
         var channel = Channel.CreateBounded<Frame>(4);
         Task run = source.RunAsync(channel.Writer, CancellationToken.None);
-        using (var sink = new FfmpegFileSink("io", output, source.Info.FramesPerSecond, NullLogger.Instance))
+        using (var sink = new FfmpegFileSink("io", output, source.Info.FramesPerSecond, EncoderSettings.For(new StreamOptions(), "mpeg4"), audioFrom: null, NullLogger.Instance))
         {
             await foreach (Frame frame in channel.Reader.ReadAllAsync())
             {
@@ -46,6 +46,7 @@ public sealed class FfmpegIoTests
 
             await run;
             sink.Complete();
+            sink.Publish();
         }
 
         ProbeResult written = FfProbe.Probe(output);

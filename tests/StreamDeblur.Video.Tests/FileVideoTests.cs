@@ -72,8 +72,15 @@ public sealed class FileVideoTests
 
             sink.Complete();
             Assert.Equal(segmentSeconds > 0 ? 5 : 1, sink.Files.Count);
+
+            // Until published, the open (last) file has its partial name; closed segments took their final names at once.
+            Assert.EndsWith(".partial.mkv", sink.Files[^1], StringComparison.Ordinal);
+            Assert.All(sink.Files.SkipLast(1), f => Assert.DoesNotContain(".partial", f, StringComparison.Ordinal));
+            sink.Publish();
+            Assert.All(sink.Files, f => Assert.True(File.Exists(f) && !f.Contains(".partial", StringComparison.Ordinal), f));
         }
 
+        Assert.Empty(Directory.GetFiles(dir, "*.partial.*"));
         string[] files = segmentSeconds > 0 ? Directory.GetFiles(dir, "out_*.mkv").Order().ToArray() : [path];
         int total = 0;
         foreach (string file in files)

@@ -3,10 +3,13 @@ using System.Threading.Channels;
 
 namespace StreamDeblur.Stages;
 
-/// <summary>The end of a stream's line: writes each in-order frame to every sink, reports it, and disposes it.</summary>
-public sealed class EncoderStage(string streamId, IReadOnlyList<IFrameSink> sinks, FrameReport? report)
+/// <summary>The end of a stream's line: writes each in-order frame to every sink, reports it, counts it by route, and disposes it.</summary>
+public sealed class EncoderStage(string streamId, IReadOnlyList<IFrameSink> sinks, FrameReport? report, StreamProgress? progress = null)
 {
     public long FramesWritten { get; private set; }
+
+    /// <summary>The frames written so far, by route.</summary>
+    public StreamProgress Progress { get; } = progress ?? new StreamProgress(streamId, "");
 
     public async Task RunAsync(ChannelReader<Frame> input, CancellationToken cancellationToken)
     {
@@ -29,6 +32,7 @@ public sealed class EncoderStage(string streamId, IReadOnlyList<IFrameSink> sink
                         PipelineMetrics.FrameLatency.WithLabels(streamId).Observe(latency);
                         PipelineMetrics.FramesWritten.WithLabels(streamId).Inc();
                         report?.Write(frame, latency);
+                        Progress.Count(frame.Route);
                         FramesWritten++;
                     }
                 }

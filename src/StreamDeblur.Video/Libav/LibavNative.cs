@@ -24,6 +24,9 @@ internal static unsafe partial class LibavNative
     private const string Scale = "libswscale.so.6";
 
     public const int MediaTypeVideo = 0;
+    public const int MediaTypeAudio = 1;
+    public const int OptionSearchChildren = 1; // AV_OPT_SEARCH_CHILDREN: also the codec's private options (crf, preset)
+    public const long NoTimestamp = long.MinValue; // AV_NOPTS_VALUE
     public const int PixelFormatYuv420P = 0;
     public const int PixelFormatBgr24 = 3;
     public const int ErrorAgain = -11; // AVERROR(EAGAIN)
@@ -39,17 +42,26 @@ internal static unsafe partial class LibavNative
     public const int FormatContextIo = 32;
     public const int FormatContextStreamCount = 44;
     public const int FormatContextStreams = 48;
+    public const int FormatContextStartTime = 64;
     public const int OutputFormatFlags = 44;
+    public const int StreamIndex = 0;
     public const int StreamTimeBase = 16;
+    public const int StreamStartTime = 24;
     public const int StreamFrameCount = 40;
     public const int StreamAverageFrameRate = 72;
     public const int StreamRealFrameRate = 200;
     public const int StreamCodecParameters = 208;
+    public const int CodecParametersType = 0;
+    public const int CodecParametersCodecId = 4;
+    public const int CodecParametersTag = 8;
     public const int CodecParametersFormat = 28;
     public const int CodecParametersWidth = 56;
     public const int CodecParametersHeight = 60;
+    public const int PacketPts = 8;
+    public const int PacketDts = 16;
     public const int PacketStreamIndex = 36;
     public const int PacketDuration = 64;
+    public const int PacketPosition = 72;
     public const int FrameLineSizes = 64;
     public const int FrameWidth = 104;
     public const int FrameHeight = 108;
@@ -95,6 +107,16 @@ internal static unsafe partial class LibavNative
         }
     }
 
+    /// <summary>False, with the reason, unless FFmpeg 5.1's libraries load.</summary>
+    public static bool IsSupported(out string? reason)
+    {
+        reason = Unsupported.Value;
+        return reason is null;
+    }
+
+    /// <summary>libavcodec's short name for a codec id (aac, pcm_s16le, …).</summary>
+    public static string CodecName(int codecId) => Marshal.PtrToStringUTF8((nint)avcodec_get_name(codecId)) ?? $"codec {codecId}";
+
     /// <summary>libav's text for an error code.</summary>
     public static string Describe(int error)
     {
@@ -136,6 +158,8 @@ internal static unsafe partial class LibavNative
     [LibraryImport(Format)] public static partial int av_interleaved_write_frame(void* context, void* packet);
     [LibraryImport(Format)] public static partial int av_write_trailer(void* context);
     [LibraryImport(Format)] public static partial void avformat_free_context(void* context);
+    [LibraryImport(Format)] public static partial int avformat_query_codec(void* outputFormat, int codecId, int compliance);
+
 
     [LibraryImport(Codec)] public static partial int avcodec_version();
     [LibraryImport(Codec, StringMarshalling = StringMarshalling.Utf8)] public static partial void* avcodec_find_encoder_by_name(string name);
@@ -143,6 +167,8 @@ internal static unsafe partial class LibavNative
     [LibraryImport(Codec)] public static partial void avcodec_free_context(void** context);
     [LibraryImport(Codec)] public static partial int avcodec_parameters_to_context(void* context, void* parameters);
     [LibraryImport(Codec)] public static partial int avcodec_parameters_from_context(void* parameters, void* context);
+    [LibraryImport(Codec)] public static partial int avcodec_parameters_copy(void* destination, void* source);
+    [LibraryImport(Codec)] public static partial byte* avcodec_get_name(int codecId);
     [LibraryImport(Codec)] public static partial int avcodec_open2(void* context, void* codec, void** options);
     [LibraryImport(Codec)] public static partial int avcodec_send_packet(void* context, void* packet);
     [LibraryImport(Codec)] public static partial int avcodec_receive_frame(void* context, void* frame);
@@ -165,6 +191,7 @@ internal static unsafe partial class LibavNative
     [LibraryImport(Util, StringMarshalling = StringMarshalling.Utf8)] public static partial int av_dict_set(void** dictionary, string key, string value, int flags);
     [LibraryImport(Util)] public static partial void av_dict_free(void** dictionary);
     [LibraryImport(Util)] public static partial AVRational av_d2q(double value, int max);
+    [LibraryImport(Util)] public static partial long av_rescale_q(long value, AVRational source, AVRational destination);
 
     [LibraryImport(Scale)] public static partial int swscale_version();
     [LibraryImport(Scale)] public static partial void* sws_getCachedContext(void* context, int sourceWidth, int sourceHeight, int sourceFormat, int width, int height, int format, int flags, void* sourceFilter, void* filter, double* parameters);
