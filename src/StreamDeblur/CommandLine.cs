@@ -11,6 +11,8 @@ public sealed class CommandLine
           streamdeblur run     --input <file|url> --output <file> [--config <json>] [--report <jsonl>] [--forward <rtsp-url>] [--port <n>]
           streamdeblur run     --input <folder> --output <folder> [--recursive] [--jobs <n>] [--config <json>]
           streamdeblur run     --config <json> [--report <jsonl>]          (streams declared in the config)
+                               [--shard-index <i> --shard-count <n>]    (only the streams or files of shard i of n)
+          streamdeblur shards  --config <json> | --input <folder> [--recursive] --shard-count <n>   (which shard holds what)
                                [--overwrite] [--codec h264|hevc|mpeg4] [--crf <0-51>] [--preset <x264 preset>] [--progress auto|plain|off]
           streamdeblur compare --before <video> --after <video> --image <png> [--frames <n,n,...>] [--crop <x,y,w,h>]
           streamdeblur eval    --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--json <file>]
@@ -21,7 +23,8 @@ public sealed class CommandLine
     private static readonly Dictionary<string, string[]> s_allowed = new()
     {
         ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level",
-            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress"],
+            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress", "shard-index", "shard-count"],
+        ["shards"] = ["config", "input", "recursive", "shard-count", "log-level"],
         ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "json", "log-level"],
         ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],
@@ -52,7 +55,7 @@ public sealed class CommandLine
         string verb = args[0];
         if (!s_allowed.TryGetValue(verb, out string[]? allowed))
         {
-            throw new UsageException($"unknown command '{verb}' (expected run, compare, eval or bench)");
+            throw new UsageException($"unknown command '{verb}' (expected run, compare, eval, bench or shards)");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
