@@ -218,9 +218,13 @@ public static class RunCommand
             throw new UsageException("--recursive applies when --input is a folder");
         }
 
+        // "{start}" in an output name becomes the run's start time (UTC), so that a restarted or rescheduled live
+        // worker (a Kubernetes pod) writes new files instead of meeting, and refusing, the ones it wrote before.
+        string started = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         foreach (StreamOptions stream in options.Streams)
         {
             ApplyEncoderChoices(command, stream);
+            stream.Output = stream.Output?.Replace("{start}", started, StringComparison.Ordinal);
         }
 
         if (command["port"] is not null)
