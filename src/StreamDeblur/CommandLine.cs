@@ -27,7 +27,7 @@ public sealed class CommandLine
         ["shards"] = ["config", "input", "recursive", "shard-count", "log-level"],
         ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "json", "log-level"],
-        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],
+        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts", "clip"],
     };
 
     /// <summary>Options that take no value: present means true.</summary>
