@@ -14,7 +14,7 @@ packages=(
   gstreamer1.0-plugins-bad        # gaussianblur: rtsp_server.py --blur-period (latency test, soak)
   curl                            # bench/soak.sh reads /metrics
   binutils                        # readelf: GpuImageTests cross-checks its ELF reader
-  xz-utils                        # bench/gpu/build-bundle.sh compresses the GPU check bundle
+  xz-utils zstd                   # bench/gpu/build-bundle.sh: compresses the GPU check bundle, reads CUDA cubins
 )
 
 missing=()

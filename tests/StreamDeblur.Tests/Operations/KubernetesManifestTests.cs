@@ -216,6 +216,26 @@ public sealed partial class KubernetesManifestTests
         Assert.Equal(recordings.Order(), skipped.Order());
     }
 
+    [Fact]
+    public async Task ARestartedWorkerWritesNewFilesAndKeepsTheOnesBefore()
+    {
+        // The StatefulSet's outputs are out/<camera>-{start}.mkv: a pod that restarts on its volume must neither
+        // refuse to start (the output exists) nor replace the recording it wrote before.
+        string dir = TestPaths.TempDir("k8s-restart");
+        string output = Path.Combine(dir, "gate-{start}.mkv");
+        for (int run = 0; run < 2; run++)
+        {
+            CliRunner.Result result = await CliRunner.RunAsync(TimeSpan.FromSeconds(120), "run", "--input", OpsClips.ShortSample, "--output", output, "--progress", "off");
+            Assert.True(result.ExitCode == 0, result.StdErr);
+            await Task.Delay(TimeSpan.FromSeconds(1.1)); // the name has whole seconds
+        }
+
+        string[] files = Directory.GetFiles(dir, "gate-*.mkv");
+        Assert.Equal(2, files.Length);
+        Assert.All(files, f => Assert.Matches(@"gate-\d{8}T\d{6}Z\.mkv$", f));
+        Assert.All(files, f => Assert.Equal(40, FfProbe.Probe(f).Frames));
+    }
+
     /// <summary>The config volume is the rendered ConfigMap, mounted where --config reads it, and the worker accepts its JSON.</summary>
     private static StreamDeblurOptions AssertConfigMounted(JsonElement[] objects, JsonElement pod, JsonElement container, CommandLine args)
     {
