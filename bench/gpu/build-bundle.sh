@@ -4,9 +4,12 @@
 #   app/     `dotnet publish` of the GPU flavour, self-contained, trimmed (TrimMode=partial: only the framework's own
 #            assemblies are trimmed; ours, OpenCvSharp's and prometheus-net's are kept whole, so reflection works);
 #            libonnxruntime_providers_cuda.so with the GPU code of CUDA_ARCH only, and without the attention, LLM and
-#            mixture-of-experts kernels (prune_cuda_fatbin.py); libOpenCvSharpExtern.so stripped of its symbol table
-#   stubs/   stand-ins for the desktop libraries OpenCvSharp links (make_gui_stubs.sh), used where they are missing
-#   clip-720p.mp4   the benchmark's clip, made here, so the GPU machine needs no ffmpeg
+#            mixture-of-experts kernels (prune_cuda_fatbin.py); libOpenCvSharpExtern.so stripped of its symbol table,
+#            with its library path set to app/gui; the runtime's debugger, tracing and spare-GC libraries left out
+#   stubs/   stand-ins for the desktop libraries OpenCvSharp links (make_gui_stubs.sh); gpu-check.sh links them
+#            into app/gui where the machine lacks the real ones, so that only this process, never its ffmpeg
+#            children, sees them
+#   clip-720p.mp4   the benchmark's clip (150 frames), made here, so the GPU machine needs no ffmpeg
 # The bundle is split into parts of PART_MIB MiB, so that each part, with the repository, fits one device call.
 #   usage: bench/gpu/build-bundle.sh        (CUDA_ARCH=90: H100/H200; PART_MIB=40; KEEP_ALL_KERNELS=1 keeps them)
 set -euo pipefail
@@ -16,7 +19,7 @@ part_mib=${PART_MIB:-40}
 out=bench/gpu/dist
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-for tool in dotnet python3 zstd readelf strip gcc ffmpeg xz; do
+for tool in dotnet python3 zstd readelf strip patchelf gcc ffmpeg xz; do
   command -v "$tool" >/dev/null || { echo "build-bundle: $tool is needed (./scripts/setup.sh installs the Debian ones)" >&2; exit 1; }
 done
 
@@ -35,9 +38,12 @@ else
 fi
 strip --strip-unneeded "$stage/app/libOpenCvSharpExtern.so"
 bench/gpu/make_gui_stubs.sh "$stage/app/libOpenCvSharpExtern.so" "$stage/stubs"
+patchelf --set-rpath '$ORIGIN/gui' "$stage/app/libOpenCvSharpExtern.so"
+rm -f "$stage/app/createdump" "$stage/app/libmscordaccore.so" "$stage/app/libmscordbi.so" \
+  "$stage/app/libcoreclrtraceptprovider.so" "$stage/app/libclrgc.so" "$stage/app/libclrgcexp.so"
 
-echo "build-bundle: the benchmark's 1280x720 clip (600 frames, as streamdeblur bench makes it)"
-ffmpeg -v error -stream_loop -1 -i samples/vtest-blur.mp4 -frames:v 600 -vf scale=1280:720 \
+echo "build-bundle: the benchmark's 1280x720 clip (150 frames, made as streamdeblur bench makes its own)"
+ffmpeg -v error -stream_loop -1 -i samples/vtest-blur.mp4 -frames:v 150 -vf scale=1280:720 \
   -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an -y "$stage/clip-720p.mp4"
 echo "cuda_arch=$arch keep_all_kernels=${KEEP_ALL_KERNELS:-0} commit=$(git rev-parse --short HEAD)" > "$stage/BUILD"
 

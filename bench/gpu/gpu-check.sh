@@ -7,8 +7,8 @@
 # It runs the self-contained bundle from bench/gpu/dist (bench/gpu/build-bundle.sh makes it), and takes the CUDA
 # libraries that the machine has: CUDA's own folders, the loader's cache, or an installed PyTorch's nvidia wheels.
 # Settings: GPU_CHECK_LIB_DIRS (more folders to search, colon-separated), GPU_CHECK_DIR (where the bundle is
-# unpacked, default /tmp/streamdeblur-gpu-check), GPU_CHECK_FRAMES (frames per benchmark clip, default 150),
-# GPU_CHECK_STREAMS (most streams tried, default 32). Results go to $OUT (a device run's folder) or bench/gpu/results.
+# unpacked, default /tmp/streamdeblur-gpu-check), GPU_CHECK_STREAMS (most streams tried, default 32), GPU_CHECK_STUBS=1 (use the stand-ins for the desktop libraries
+even where the real ones are installed: to test them). Results go to $OUT (a device run's folder) or bench/gpu/results.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode=gpu
@@ -108,9 +108,12 @@ gui=(libgtk-3.so.0 libgdk-3.so.0 libpangocairo-1.0.so.0 libpango-1.0.so.0 libatk
      libgdk_pixbuf-2.0.so.0 libgio-2.0.so.0 libgobject-2.0.so.0 libglib-2.0.so.0 libX11.so.6 libdrm.so.2 libfreetype.so.6 libharfbuzz.so.0)
 absent=()
 for lib in "${gui[@]}"; do ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$lib " || absent+=("$lib"); done
+# The stand-ins go where libOpenCvSharpExtern.so alone looks first (its RUNPATH, app/gui): not on LD_LIBRARY_PATH,
+# which the worker's ffmpeg and ffprobe children would inherit.
+rm -rf "$dir/app/gui" && mkdir -p "$dir/app/gui"
 if ((${#absent[@]})) || [ "${GPU_CHECK_STUBS:-0}" = 1 ]; then
   echo "gpu-check: desktop libraries missing (${absent[*]:-forced by GPU_CHECK_STUBS=1}): using the bundle's stand-ins, which no code path here calls"
-  library_path="$dir/stubs${library_path:+:$library_path}"
+  ln -s "$dir"/stubs/* "$dir/app/gui/"
 fi
 export LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export CUDA_MODULE_LOADING=LAZY MALLOC_ARENA_MAX=2 DOTNET_CLI_TELEMETRY_OPTOUT=1
@@ -147,7 +150,7 @@ for provider in cuda tensorrt; do
     continue
   fi
   echo "gpu-check: batch and streams benchmark on $provider"
-  "$worker" bench --parts batches,streams --clip "$dir/clip-720p.mp4" --frames "${GPU_CHECK_FRAMES:-150}" \
+  "$worker" bench --parts batches,streams --clip "$dir/clip-720p.mp4" \
     --streams "${GPU_CHECK_STREAMS:-32}" --config "$dir/$provider.json" --json "$results/bench-$provider.json" --log-level warning 2>&1 \
     | tee "$results/bench-$provider.md"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1

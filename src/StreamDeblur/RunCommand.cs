@@ -92,7 +92,7 @@ public static class RunCommand
         }
 
         state.ModelReady = true;
-        if (folder is null && options.Streams.Count == 0)
+        if (shard is not null && folder is null && options.Streams.Count == 0)
         {
             // A shard with no stream of its own stays up and ready (a StatefulSet restarts a pod that exits), and says so.
             logger.LogWarning("{Detail}; idling until SIGTERM", state.Shard.Detail);
