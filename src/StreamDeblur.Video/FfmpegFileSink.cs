@@ -92,7 +92,7 @@ public sealed class FfmpegFileSink : IFileSink
             foreach (Libav.AudioTrack track in plan.Tracks.Where(t => t.Fits))
             {
                 args.AddRange(["-map", $"1:{track.Index}"]);
-                _logger.LogInformation("stream {Stream}: copying audio track {Index} ({Codec}) as it is", _streamId, track.Index, track.Codec);
+                Libav.LibavAudioCopy.LogCopied(_logger, _streamId, track);
             }
         }
 
@@ -104,8 +104,7 @@ public sealed class FfmpegFileSink : IFileSink
     {
         foreach (Libav.AudioTrack track in plan.Tracks.Where(t => !t.Fits))
         {
-            _logger.LogWarning("stream {Stream}: audio track {Index} ({Codec}) cannot go into this output's container without re-encoding; it is left out (a .mkv holds any audio)",
-                _streamId, track.Index, track.Codec);
+            Libav.LibavAudioCopy.LogLeftOut(_logger, _streamId, track);
         }
     }
 
@@ -134,7 +133,17 @@ public sealed class FfmpegFileSink : IFileSink
 
     private unsafe void WriteRaw(Mat image)
     {
-        _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, Frame.ByteCount(_layout, _size)));
+        try
+        {
+            _stdin!.Write(new ReadOnlySpan<byte>((void*)image.Data, Frame.ByteCount(_layout, _size)));
+        }
+        catch (IOException ex)
+        {
+            // ffmpeg has gone (it refused the output, or the disk is full): say why, in its own words.
+            _process!.WaitForExit(TimeSpan.FromSeconds(5));
+            _stderrPump?.Wait(TimeSpan.FromSeconds(2));
+            throw new SinkException($"stream {_streamId}: ffmpeg stopped writing output {_output.FinalPath}: {_stderrTail.Joined()}", ex);
+        }
     }
 
     private void Start(Size frameSize)
@@ -206,7 +215,7 @@ public sealed class FfmpegFileSink : IFileSink
         _stderrPump?.Wait(TimeSpan.FromSeconds(5));
         if (_process.ExitCode != 0)
         {
-            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _path, _stderrTail.Joined());
+            _logger.LogError("stream {Stream}: ffmpeg exited with {Code} writing {Path}: {Tail}", _streamId, _process.ExitCode, _output.FinalPath, _stderrTail.Joined());
         }
 
         _process.Dispose();

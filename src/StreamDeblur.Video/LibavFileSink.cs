@@ -269,7 +269,7 @@ public sealed unsafe class LibavFileSink : IFileSink
     {
         if (result < 0)
         {
-            throw new SinkException($"stream {_streamId}: output {_path} {problem} (libav: {Describe(result)})");
+            throw new SinkException($"stream {_streamId}: output {_output.FinalPath} {problem} (libav: {Describe(result)})");
         }
     }
 

@@ -11,19 +11,20 @@ public sealed class CommandLine
           streamdeblur run     --input <file|url> --output <file> [--config <json>] [--report <jsonl>] [--forward <rtsp-url>] [--port <n>]
           streamdeblur run     --input <folder> --output <folder> [--recursive] [--jobs <n>] [--config <json>]
           streamdeblur run     --config <json> [--report <jsonl>]          (streams declared in the config)
-                               [--shard-index <i> --shard-count <n>]    (only the streams or files of shard i of n)
-          streamdeblur shards  --config <json> | --input <folder> [--recursive] --shard-count <n>   (which shard holds what)
                                [--overwrite] [--codec h264|hevc|mpeg4] [--crf <0-51>] [--preset <x264 preset>] [--progress auto|plain|off]
+                               [--decoder auto|libav|ffmpeg|opencv] [--encoder auto|libav|ffmpeg|opencv]
+                               [--shard-index <i> --shard-count <n>]    (only the streams or folder files of shard i of n)
           streamdeblur compare --before <video> --after <video> --image <png> [--frames <n,n,...>] [--crop <x,y,w,h>]
           streamdeblur eval    --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--json <file>]
-          streamdeblur bench   [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
+          streamdeblur bench   [--input <file> | --clip <720p file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams,providers]
+          streamdeblur shards  --config <json> | --input <folder> [--recursive] --shard-count <n>   (which shard holds what)
           streamdeblur --help
         """;
 
     private static readonly Dictionary<string, string[]> s_allowed = new()
     {
         ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level",
-            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress", "shard-index", "shard-count"],
+            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress", "decoder", "encoder", "shard-index", "shard-count"],
         ["shards"] = ["config", "input", "recursive", "shard-count", "log-level"],
         ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "json", "log-level"],

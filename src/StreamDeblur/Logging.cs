@@ -70,7 +70,12 @@ public static class Logging
                     _ => "crit",
                 };
                 string line = $"{DateTime.Now:HH:mm:ss.fff} {level}: {category}[{eventId.Id}] {formatter(state, exception)}";
-                console.Write(new Text(line + Environment.NewLine));
+                // Wrapped here, a row at a time: the live display above which it is printed counts rows, not wraps.
+                int width = Math.Max(20, console.Profile.Width - 1);
+                for (int at = 0; at < line.Length; at += width)
+                {
+                    console.WriteLine(line.Substring(at, Math.Min(width, line.Length - at)), Style.Plain);
+                }
             }
         }
     }

@@ -243,9 +243,9 @@ public static class RunCommand
             throw new UsageException($"--progress must be auto, plain or off, not '{progress}'");
         }
 
-        if (options.Streams.Count > 0)
+        if (!(command["input"] is { } folderRun && Directory.Exists(folderRun)))
         {
-            ConfigLoader.ThrowIfInvalid(options);
+            ConfigLoader.ThrowIfInvalid(options); // a folder run's streams are checked once planned
         }
 
         return options;
@@ -254,6 +254,8 @@ public static class RunCommand
     private static void ApplyEncoderChoices(CommandLine command, StreamOptions stream)
     {
         stream.Overwrite |= command.Has("overwrite");
+        stream.Decoder = command["decoder"] ?? stream.Decoder;
+        stream.Encoder = command["encoder"] ?? stream.Encoder;
         stream.Codec = command["codec"] ?? stream.Codec;
         stream.Crf = command["crf"] is null ? stream.Crf : command.GetInt("crf", 0, 0, 51);
         stream.Preset = command["preset"] ?? stream.Preset;

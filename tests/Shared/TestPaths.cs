@@ -49,8 +49,46 @@ public static class TestPaths
 /// <summary>What ffprobe reads back from a video file.</summary>
 public sealed record ProbeResult(string Codec, int Width, int Height, double Fps, int Frames);
 
+/// <summary>One stream of a file as ffprobe sees it.</summary>
+public sealed record ProbedStream(int Index, string Type, string Codec, double StartTime, double Duration);
+
 public static class FfProbe
 {
+    /// <summary>Runs a tool (ffprobe, ffmpeg) and returns its stdout; throws with its stderr when it fails.</summary>
+    public static string Tool(string program, params string[] args)
+    {
+        var psi = new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process process = Process.Start(psi)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        string errors = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed: {errors}");
+        }
+
+        return output.Result;
+    }
+
+    /// <summary>Every stream of a file: type, codec, start time and duration (NaN where the container does not say).</summary>
+    public static IReadOnlyList<ProbedStream> Streams(string path) =>
+        Tool("ffprobe", "-v", "error", "-show_entries", "stream=index,codec_type,codec_name,start_time,duration", "-of", "csv=p=0", path)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split(','))
+            .Select(f => new ProbedStream(int.Parse(f[0], CultureInfo.InvariantCulture), f[2], f[1], Number(f[3]), Number(f[4])))
+            .ToList();
+
+    /// <summary>The MD5 of every decoded video frame (ffmpeg's framemd5), without the timestamps: equal lists mean equal pictures.</summary>
+    public static IReadOnlyList<string> FrameHashes(string path) =>
+        Tool("ffmpeg", "-v", "error", "-i", path, "-map", "0:v:0", "-pix_fmt", "yuv420p", "-f", "framemd5", "-")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => !line.StartsWith('#'))
+            .Select(line => line.Split(',').Last().Trim())
+            .ToList();
+
+    private static double Number(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) ? value : double.NaN;
+
     /// <summary>Decodes the whole file with ffprobe and counts the frames it can read.</summary>
     public static ProbeResult Probe(string path)
     {

@@ -71,7 +71,30 @@ public sealed class ConfigLoaderTests
         Assert.Contains("streams[0].decoder: libav decodes files only", message);
         Assert.DoesNotContain("streams[0].encoder", message);
         Assert.DoesNotContain("streams[1].decoder", message);
-        Assert.Contains("streams[1].encoder: 'gstreamer' is not one of opencv, ffmpeg, libav", message);
+        Assert.Contains("streams[1].encoder: 'gstreamer' is not one of auto, opencv, ffmpeg, libav", message);
+    }
+
+    [Theory]
+    [InlineData(""" "codec": "vp9" """, "streams[0].codec: 'vp9' is not one of h264, hevc, mpeg4")]
+    [InlineData(""" "crf": 60 """, "streams[0].crf: 60 is outside 0..51")]
+    [InlineData(""" "preset": "turbo" """, "streams[0].preset: 'turbo' is not one of ultrafast")]
+    [InlineData(""" "encoder": "opencv", "codec": "h264" """, "streams[0].codec: the opencv encoder writes mpeg4 only")]
+    [InlineData(""" "codec": "mpeg4", "crf": 20 """, "streams[0].crf: applies to h264 and hevc")]
+    [InlineData(""" "segment_seconds": 60, "codec": "hevc" """, "streams[0].codec: segments are written by the opencv encoder")]
+    public void EncoderChoicesAreChecked(string stream, string message)
+    {
+        StreamDeblurOptions options = ConfigLoader.Parse($$"""{ "streams": [ { "id": "a", "input": "a.mp4", "output": "a.mkv", {{stream}} } ] }""");
+        Assert.Contains(message, string.Join("\n", options.Validate()));
+    }
+
+    [Fact]
+    public void DecoderEncoderAndCodecDefaultToAutoAndH264()
+    {
+        StreamDeblurOptions options = ConfigLoader.Parse("""{ "streams": [ { "id": "a", "input": "a.mp4", "output": "a.mkv" } ] }""");
+        StreamOptions stream = Assert.Single(options.Streams);
+        Assert.Equal(("auto", "auto", null, "medium", false), (stream.Decoder, stream.Encoder, stream.Codec, stream.Preset, stream.Overwrite));
+        Assert.Equal(new EncoderSettings("h264", EncoderSettings.DefaultH264Crf, "medium"), EncoderSettings.For(stream, "h264"));
+        Assert.Equal(["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p"], EncoderSettings.For(stream, "h264").FfmpegArguments);
     }
 
     [Fact]

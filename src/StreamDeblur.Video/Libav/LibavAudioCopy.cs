@@ -83,8 +83,7 @@ internal sealed unsafe class LibavAudioCopy : IDisposable
             {
                 if (!track.Fits)
                 {
-                    logger.LogWarning("stream {Stream}: audio track {Index} ({Codec}) cannot go into this output's container without re-encoding; it is left out (a .mkv holds any audio)",
-                        streamId, track.Index, track.Codec);
+                    LogLeftOut(logger, streamId, track);
                     continue;
                 }
 
@@ -101,7 +100,7 @@ internal sealed unsafe class LibavAudioCopy : IDisposable
                 Write(target, StreamTimeBase, timeBase);
                 long offset = av_rescale_q(videoStart, new AVRational(1, 1_000_000), timeBase);
                 copy._tracks[track.Index] = (Read<int>(target, StreamIndex), timeBase, offset);
-                logger.LogInformation("stream {Stream}: copying audio track {Index} ({Codec}) as it is", streamId, track.Index, track.Codec);
+                LogCopied(logger, streamId, track);
             }
 
             if (copy._tracks.Count == 0)
@@ -119,6 +118,15 @@ internal sealed unsafe class LibavAudioCopy : IDisposable
             throw;
         }
     }
+
+    /// <summary>The one line that says a track is copied; the ffmpeg child's sink says it too.</summary>
+    public static void LogCopied(ILogger logger, string streamId, AudioTrack track) =>
+        logger.LogInformation("stream {Stream}: copying audio track {Index} ({Codec}) as it is", streamId, track.Index, track.Codec);
+
+    /// <summary>The one line that says a track the container cannot hold is left out.</summary>
+    public static void LogLeftOut(ILogger logger, string streamId, AudioTrack track) =>
+        logger.LogWarning("stream {Stream}: audio track {Index} ({Codec}) cannot go into this output's container without re-encoding; it is left out (a .mkv holds any audio)",
+            streamId, track.Index, track.Codec);
 
     /// <summary>Writes the audio packets that start before <paramref name="seconds"/> of output time.</summary>
     public void WriteUntil(double seconds)

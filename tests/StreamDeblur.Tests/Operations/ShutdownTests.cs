@@ -29,8 +29,10 @@ public sealed class ShutdownTests
         Assert.Contains("SIGTERM: stopping the sources", cli.StdErr);
         int written = File.ReadAllLines(report).Length;
         Assert.InRange(written, 1, clipFrames - 1); // stopped mid-file...
-        ProbeResult probe = FfProbe.Probe(output);
-        Assert.Equal(written, probe.Frames); // ...and every frame it wrote is in a playable file
+        ProbeResult probe = FfProbe.Probe(OutputNames.Partial(output));
+        Assert.Equal(written, probe.Frames); // ...and every frame it wrote is in a playable file, named as partial
+        Assert.False(File.Exists(output), "a file cut short took the final name");
+        Assert.Contains("it was stopped before the end of its input; its output stays under the name", cli.StdErr);
         Assert.Matches(new Regex($@"stream main: {written} frames .* 0 dropped"), cli.StdOut);
     }
 
@@ -57,7 +59,7 @@ public sealed class ShutdownTests
         Assert.True(dropped > 0, "nothing was still queued at the deadline: " + cli.StdOut);
         Assert.Contains($"the drain deadline (0.1 s) passed with {dropped} frames still queued", cli.StdErr);
         Assert.InRange(written + dropped, written + 1, FfProbe.Probe(TestPaths.SampleClip).Frames);
-        Assert.Equal(written, FfProbe.Probe(output).Frames); // cut short, but finalised and playable
+        Assert.Equal(written, FfProbe.Probe(OutputNames.Partial(output)).Frames); // cut short, but finalised and playable
     }
 
     [Fact]
