@@ -7,8 +7,9 @@
 # It runs the self-contained bundle from bench/gpu/dist (bench/gpu/build-bundle.sh makes it), and takes the CUDA
 # libraries that the machine has: CUDA's own folders, the loader's cache, or an installed PyTorch's nvidia wheels.
 # Settings: GPU_CHECK_LIB_DIRS (more folders to search, colon-separated), GPU_CHECK_DIR (where the bundle is
-# unpacked, default /tmp/streamdeblur-gpu-check), GPU_CHECK_STREAMS (most streams tried, default 32), GPU_CHECK_STUBS=1 (use the stand-ins for the desktop libraries
-even where the real ones are installed: to test them). Results go to $OUT (a device run's folder) or bench/gpu/results.
+# unpacked, default /tmp/streamdeblur-gpu-check), GPU_CHECK_STREAMS (most streams tried, default 32),
+# GPU_CHECK_STUBS=1 (the stand-ins for the desktop libraries even where the real ones are installed: to test them).
+# Results go to $OUT (a device run's folder) or bench/gpu/results.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode=gpu
