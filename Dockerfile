@@ -26,7 +26,8 @@ RUN dotnet publish src/StreamDeblur/StreamDeblur.csproj -c Release -r linux-x64 
       -p:OrtFlavor=cpu -o /out
 
 FROM build AS publish-gpu
-# Microsoft.ML.OnnxRuntime.Gpu.Linux: the CUDA and TensorRT execution providers (CUDA 12, cuDNN 9).
+# Microsoft.ML.OnnxRuntime.Gpu.Linux: the CUDA and TensorRT execution providers. Its libonnxruntime_providers_cuda.so
+# needs libcudart.so.13, libcublas.so.13 and libcublasLt.so.13: CUDA 13 (GpuImageTests reads them off the package).
 RUN dotnet publish src/StreamDeblur/StreamDeblur.csproj -c Release -r linux-x64 --self-contained false \
       -p:OrtFlavor=gpu -o /out
 
@@ -34,8 +35,11 @@ RUN dotnet publish src/StreamDeblur/StreamDeblur.csproj -c Release -r linux-x64 
 # runtime folder is copied from the official image onto the Debian 12 / CUDA bases below.
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS dotnet-runtime
 
-# ---- gpu: NVIDIA CUDA 12 + cuDNN 9 runtime (Ubuntu 22.04) -------------------------------------------------
-FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04 AS gpu
+# ---- gpu: NVIDIA CUDA 13 + cuDNN 9 runtime (Ubuntu 24.04) -------------------------------------------------
+# The CUDA major version must be the one the ONNX Runtime GPU package links (GpuImageTests checks it), or the CUDA
+# provider cannot load and every GPU user silently gets the CPU. Ubuntu 24.04's FFmpeg is 6.1 (libavformat 60):
+# decoder/encoder "libav" (bound to FFmpeg 5.1) refuses to start there with one line; use "ffmpeg" I/O.
+FROM nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04 AS gpu
 ARG UID=10001
 ENV DEBIAN_FRONTEND=noninteractive \
     DOTNET_ROOT=/usr/share/dotnet \
@@ -44,10 +48,12 @@ ENV DEBIAN_FRONTEND=noninteractive \
     MALLOC_ARENA_MAX=2 \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility,video
-# libgtk-3-0: OpenCvSharp's native library links it; ffmpeg: live inputs/outputs; curl: HEALTHCHECK;
-# tini: PID 1 that forwards SIGTERM and reaps the ffmpeg children.
+# libgtk-3-0t64 (Ubuntu 24.04's name for libgtk-3-0): OpenCvSharp's native library links it; ffmpeg: live
+# inputs/outputs; curl: HEALTHCHECK; tini: PID 1 that forwards SIGTERM and reaps the ffmpeg children.
+# CUDA_CACHE_PATH: the CUDA JIT cache must be writable with a read-only root (deploy/kubernetes mounts /tmp).
+ENV CUDA_CACHE_PATH=/tmp/cuda-cache
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libgtk-3-0 ffmpeg curl tini libssl3 zlib1g \
+ && apt-get install -y --no-install-recommends ca-certificates libgtk-3-0t64 ffmpeg curl tini libssl3t64 zlib1g \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=dotnet-runtime /usr/share/dotnet /usr/share/dotnet
 RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \

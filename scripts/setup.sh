@@ -13,6 +13,8 @@ packages=(
   gstreamer1.0-plugins-ugly gstreamer1.0-tools   # a real RTSP server on loopback for the stream tests
   gstreamer1.0-plugins-bad        # gaussianblur: rtsp_server.py --blur-period (latency test, soak)
   curl                            # bench/soak.sh reads /metrics
+  binutils                        # readelf: GpuImageTests cross-checks its ELF reader
+  xz-utils zstd                   # bench/gpu/build-bundle.sh: compresses the GPU check bundle, reads CUDA cubins
 )
 
 missing=()
@@ -33,4 +35,16 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+# The Kubernetes schema validator (KubernetesManifestTests): kubernetes-models from npm, pinned by its lock file.
+if [ ! -d tests/k8s-validate/node_modules ] || [ tests/k8s-validate/package-lock.json -nt tests/k8s-validate/node_modules ]; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: Node.js and npm are required for the Kubernetes manifest tests (node not found on PATH)" >&2
+    exit 1
+  fi
+  npm ci --prefix tests/k8s-validate --silent --no-audit --no-fund
+fi
+
+# The GPU package too: GpuImageTests read the CUDA versions its provider libraries link. The solution's CPU
+# restore runs last, so the build uses the default flavour.
+dotnet restore src/StreamDeblur.Inference/StreamDeblur.Inference.csproj -p:OrtFlavor=gpu --verbosity quiet
 dotnet restore StreamDeblur.sln --verbosity quiet

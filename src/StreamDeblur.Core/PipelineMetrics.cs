@@ -101,6 +101,24 @@ public static class PipelineMetrics
         }
     }
 
+    public static readonly Gauge ShardInfo = Metrics.CreateGauge(
+        "streamdeblur_shard_info", "This replica's shard index and the number of shards (value is always 1; 0 of 1 when not sharded).", "shard", "shard_count");
+
+    public static readonly Gauge ShardStreams = Metrics.CreateGauge(
+        "streamdeblur_shard_streams", "Streams (or files) this replica's shard holds; sum() over the replicas is the configured total.", "shard");
+
+    public static readonly Gauge ConfiguredStreams = Metrics.CreateGauge(
+        "streamdeblur_configured_streams", "Streams (or files) in the config or folder that every replica reads.");
+
+    /// <summary>Publishes which shard this replica is and how many streams it holds; the per-stream series exist for those streams only.</summary>
+    public static void PublishShard(int index, int count, int held, int configured)
+    {
+        string shard = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ShardInfo.WithLabels(shard, count.ToString(System.Globalization.CultureInfo.InvariantCulture)).Set(1);
+        ShardStreams.WithLabels(shard).Set(held);
+        ConfiguredStreams.Set(configured);
+    }
+
     /// <summary>
     /// Publishes a stream's counters at zero before its first frame, so that rate() and sum() see the series
     /// from the start instead of a gap (a counter that appears at 5 looks like a jump from nothing).

@@ -36,7 +36,8 @@ public static class BenchCommand
     public sealed record Report(
         string Machine, string Provider, string Model, string Input,
         PassThrough? PassThrough, EstimatorFigure? Estimator,
-        IReadOnlyList<BatchFigure> Batches, IReadOnlyList<StreamTrial> Streams, int MaxStreams);
+        IReadOnlyList<BatchFigure> Batches, IReadOnlyList<StreamTrial> Streams, int MaxStreams, string StreamsBackends,
+        IReadOnlyList<ParityResult> Providers);
 
     public static async Task<int> ExecuteAsync(CommandLine command, ILoggerFactory loggers)
     {
@@ -45,8 +46,8 @@ public static class BenchCommand
         string input = command["input"] ?? "samples/vtest-blur.mp4";
         int frames = command.GetInt("frames", 600, 20, 100_000);
         int maxStreams = command.GetInt("streams", 8, 1, 64);
-        string[] known = ["pass-through", "estimator", "batches", "streams"];
-        string[] parts = (command["parts"] ?? string.Join(',', known)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string[] known = ["pass-through", "estimator", "batches", "streams", "providers"];
+        string[] parts = (command["parts"] ?? string.Join(',', known[..4])).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (parts.FirstOrDefault(p => !known.Contains(p)) is { } unknown)
         {
             throw new UsageException($"--parts: unknown part '{unknown}' (expected a comma-separated subset of {string.Join(", ", known)})");
@@ -57,13 +58,31 @@ public static class BenchCommand
             throw new SourceException($"input file not found: {input}");
         }
 
+        if (command["clip"] is { } preparedClip && !File.Exists(preparedClip))
+        {
+            throw new SourceException($"--clip file not found: {preparedClip}");
+        }
+
+        // The execution providers against the CPU on the shipped model (GpuTests' check), without a test runner.
+        IReadOnlyList<ParityResult> parity = parts.Contains("providers") ? MeasureParity(options.Model, loggers) : [];
+        if (parts.All(p => p == "providers"))
+        {
+            PrintParity(parity);
+            return parity.All(r => r.Passed || r.Variant != "fp32") ? 0 : 1;
+        }
+
         string work = Path.Combine(Path.GetTempPath(), $"streamdeblur-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(work);
         try
         {
-            string clip = Path.Combine(work, "clip-720p.mp4");
-            await RunFfmpegAsync(["-v", "error", "-stream_loop", "-1", "-i", input, "-frames:v", frames.ToString(CultureInfo.InvariantCulture), "-vf", "scale=1280:720",
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-an", "-y", clip]);
+            // --clip: a 1280x720 clip made beforehand (bench/gpu/build-bundle.sh), for machines without ffmpeg.
+            string clip = command["clip"] ?? Path.Combine(work, "clip-720p.mp4");
+            if (command["clip"] is null)
+            {
+                await RunFfmpegAsync(["-v", "error", "-stream_loop", "-1", "-i", input, "-frames:v", frames.ToString(CultureInfo.InvariantCulture), "-vf", "scale=1280:720",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-an", "-y", clip]);
+            }
+
             int clipFrames = CountFrames(clip);
 
             using DeblurModel model = DeblurModel.Load(options.Model, loggers.CreateLogger("model"));
@@ -104,8 +123,11 @@ public static class BenchCommand
 
             var report = new Report(
                 $"{Environment.ProcessorCount} cores, {Environment.OSVersion}", model.Provider, model.Metadata.Name, input,
-                passThrough, estimator, batches, trials, trials.Where(t => t.Sustained).Select(t => t.Streams).DefaultIfEmpty(0).Max());
+                passThrough, estimator, batches, trials, trials.Where(t => t.Sustained).Select(t => t.Streams).DefaultIfEmpty(0).Max(),
+                VideoBackends.Resolve(new StreamOptions { Id = "io", Input = clip, Output = Path.Combine(work, "io.mkv"), Decoder = "auto", Encoder = "auto" }),
+                parity);
             Print(report);
+            PrintParity(parity);
             if (command["json"] is { } jsonPath)
             {
                 File.WriteAllText(jsonPath, JsonSerializer.Serialize(report, ConfigLoader.SerializerOptions));
@@ -250,8 +272,14 @@ public static class BenchCommand
 
         double fps = 1 / Median(perFrame);
 
-        // Latency: every frame deblurred, the file replayed at 80 % of that throughput, capture to output.
+        // Latency: every frame deblurred, the file replayed at 80 % of that throughput, capture to output. The short
+        // clip is cut by ffmpeg; a machine without it (a GPU box with only the bundle) gets the throughput alone.
         double paced = Math.Max(0.5, fps * 0.8);
+        if (!FfmpegOnPath())
+        {
+            return new BatchFigure(batchSize, fps, paced, double.NaN, double.NaN);
+        }
+
         int frames = Math.Max(4 * batchSize, (int)Math.Ceiling(paced * 6));
         StreamDeblurOptions options = Options(baseOptions, mode: "all");
         options.Batching.MaxBatchSize = batchSize;
@@ -276,8 +304,9 @@ public static class BenchCommand
     {
         StreamDeblurOptions options = Options(baseOptions, mode: "auto");
         options.Streams = Enumerable.Range(1, streams)
-            // libav I/O: the cheapest path per frame, which leaves the most CPU to the network.
-            .Select(i => new StreamOptions { Id = $"bench{i}", Input = clip, Output = Path.Combine(work, $"live{i}.mkv"), PaceFps = 25, Live = true, Decoder = "libav", Encoder = "libav" })
+            // The cheapest I/O this machine has (libav here; OpenCV on a GPU box without FFmpeg 5.1), which leaves the
+            // most CPU to the network.
+            .Select(i => new StreamOptions { Id = $"bench{i}", Input = clip, Output = Path.Combine(work, $"live{i}.mkv"), PaceFps = 25, Live = true, Decoder = "auto", Encoder = "auto" })
             .ToList();
         long dropped = Sum(PipelineMetrics.FramesDropped);
         long skipped = Sum(PipelineMetrics.FramesSkipped);
@@ -314,6 +343,43 @@ public static class BenchCommand
         return seconds;
     }
 
+    /// <summary>CUDA and TensorRT against the CPU, for each shipped variant of the model, on the first evaluation image.</summary>
+    private static List<ParityResult> MeasureParity(ModelOptions model, ILoggerFactory loggers)
+    {
+        string image = Path.Combine("tests", "data", "eval", "000_blurry.png");
+        var results = new List<ParityResult>();
+        foreach (string provider in new[] { "cuda", "tensorrt" })
+        {
+            foreach ((bool fp16, bool int8) in new[] { (false, false), (true, false), (false, true) })
+            {
+                var variant = new ModelOptions { Metadata = model.Metadata, Fp16 = fp16, Int8 = int8, DeviceId = model.DeviceId };
+                results.Add(ProviderParity.Compare(provider, variant, image, loggers.CreateLogger("model")));
+            }
+        }
+
+        return results;
+    }
+
+    private static void PrintParity(IReadOnlyList<ParityResult> parity)
+    {
+        if (parity.Count == 0)
+        {
+            return;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"| provider asked | provider used | model | PSNR of its output against the CPU's ({parity[0].Image}) | GpuTests' check (fp32: same provider, > {ParityResult.MinimumPsnrDb} dB) |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (ParityResult r in parity)
+        {
+            string check = r.Variant != "fp32" ? "reported" : r.Passed ? "pass" : "FAIL";
+            Console.WriteLine($"| {r.Requested} | {r.Used} | {r.Variant} | {r.PsnrAgainstCpuDb:F1} dB | {check} |");
+        }
+    }
+
+    private static bool FfmpegOnPath() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, "ffmpeg")));
+
     private static void Print(Report r)
     {
         Console.WriteLine($"machine: {r.Machine}; provider: {r.Provider}; model: {r.Model}; input: {r.Input} scaled to 1280x720");
@@ -338,12 +404,13 @@ public static class BenchCommand
         }
         foreach (BatchFigure b in r.Batches)
         {
-            Console.WriteLine($"| deblur 1280x720, batch {b.BatchSize} | {b.FramesPerSecond:F2} frames/s; latency p50 {b.LatencyP50Ms:F0} ms, p99 {b.LatencyP99Ms:F0} ms at {b.PacedFps:F1} fps offered |");
+            string latency = double.IsNaN(b.LatencyP50Ms) ? "latency not measured (no ffmpeg)" : $"latency p50 {b.LatencyP50Ms:F0} ms, p99 {b.LatencyP99Ms:F0} ms at {b.PacedFps:F1} fps offered";
+            Console.WriteLine($"| deblur 1280x720, batch {b.BatchSize} | {1000 / b.FramesPerSecond:F1} ms per frame ({b.FramesPerSecond:F2} frames/s); {latency} |");
         }
 
         foreach (StreamTrial t in r.Streams)
         {
-            Console.WriteLine($"| {t.Streams} x 25 fps 720p live streams, 30 % blurry, libav I/O | {(t.Sustained ? "sustained" : "not sustained")}: written {t.Written}/{t.Expected}, dropped {t.Dropped}, deblur skipped {t.Skipped} |");
+            Console.WriteLine($"| {t.Streams} x 25 fps 720p live streams, 30 % blurry, {r.StreamsBackends} | {(t.Sustained ? "sustained" : "not sustained")}: written {t.Written}/{t.Expected}, dropped {t.Dropped}, deblur skipped {t.Skipped} |");
         }
 
         if (r.Streams.Count > 0)

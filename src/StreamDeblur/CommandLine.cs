@@ -13,19 +13,22 @@ public sealed class CommandLine
           streamdeblur run     --config <json> [--report <jsonl>]          (streams declared in the config)
                                [--overwrite] [--codec h264|hevc|mpeg4] [--crf <0-51>] [--preset <x264 preset>] [--progress auto|plain|off]
                                [--decoder auto|libav|ffmpeg|opencv] [--encoder auto|libav|ffmpeg|opencv]
+                               [--shard-index <i> --shard-count <n>]    (only the streams or folder files of shard i of n)
           streamdeblur compare --before <video> --after <video> --image <png> [--frames <n,n,...>] [--crop <x,y,w,h>]
           streamdeblur eval    --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--model <metadata.json>] [--json <file>] [--save <dir>]
-          streamdeblur bench   [--input <file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams]
+          streamdeblur bench   [--input <file> | --clip <720p file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams,providers]
+          streamdeblur shards  --config <json> | --input <folder> [--recursive] --shard-count <n>   (which shard holds what)
           streamdeblur --help
         """;
 
     private static readonly Dictionary<string, string[]> s_allowed = new()
     {
         ["run"] = ["input", "output", "config", "report", "forward", "port", "stream-id", "log-level",
-            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress", "decoder", "encoder"],
+            "overwrite", "recursive", "jobs", "codec", "crf", "preset", "progress", "decoder", "encoder", "shard-index", "shard-count"],
+        ["shards"] = ["config", "input", "recursive", "shard-count", "log-level"],
         ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "model", "json", "save", "log-level"],
-        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts"],
+        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts", "clip"],
     };
 
     /// <summary>Options that take no value: present means true.</summary>
@@ -53,7 +56,7 @@ public sealed class CommandLine
         string verb = args[0];
         if (!s_allowed.TryGetValue(verb, out string[]? allowed))
         {
-            throw new UsageException($"unknown command '{verb}' (expected run, compare, eval or bench)");
+            throw new UsageException($"unknown command '{verb}' (expected run, compare, eval, bench or shards)");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -43,6 +43,7 @@ public sealed class HttpEndpoint : IAsyncDisposable
                 ready = state.IsReady,
                 model_ready = state.ModelReady,
                 provider = state.Provider,
+                shard = state.Shard is { } shard ? new { index = shard.Index, count = shard.Count, streams = shard.Held, configured = shard.Configured, detail = shard.Detail } : null,
                 streams = state.Streams.ToDictionary(
                     s => s.Key,
                     s => new { state = s.Value.Health.ToString().ToLowerInvariant(), since = s.Value.Since, detail = s.Value.Detail }),

@@ -13,7 +13,13 @@ public enum StreamHealth
     Failed,
 }
 
-/// <summary>What the health endpoints report: whether the model is warm, and each stream's state. Thread-safe.</summary>
+/// <summary>Which shard a replica is, the streams it holds, and how many the config has (<see cref="ShardSelection"/>).</summary>
+public sealed record ShardReport(int Index, int Count, IReadOnlyList<string> Held, int Configured)
+{
+    public string? Detail => Held.Count == 0 ? $"shard {Index} of {Count} holds none of the {Configured} configured streams; it stays ready for a rescale" : null;
+}
+
+/// <summary>What the health endpoints report: whether the model is warm, each stream's state, and the shard. Thread-safe.</summary>
 public sealed class PipelineState : ISourceStateObserver
 {
     private readonly ConcurrentDictionary<string, (StreamHealth Health, DateTimeOffset Since, string? Detail)> _streams = new(StringComparer.Ordinal);
@@ -21,6 +27,9 @@ public sealed class PipelineState : ISourceStateObserver
     public bool ModelReady { get; set; }
 
     public string? Provider { get; set; }
+
+    /// <summary>This replica's shard; index 0 of 1 holding every stream when the run is not sharded.</summary>
+    public ShardReport? Shard { get; set; }
 
     public IReadOnlyDictionary<string, (StreamHealth Health, DateTimeOffset Since, string? Detail)> Streams => _streams;
 

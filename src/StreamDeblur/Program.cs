@@ -22,6 +22,7 @@ try
         "compare" => CompareCommand.Execute(command, loggers),
         "eval" => EvalCommand.Execute(command, loggers),
         "bench" => await BenchCommand.ExecuteAsync(command, loggers),
+        "shards" => ShardsCommand.Execute(command),
         _ => throw new UsageException($"unknown command '{command.Verb}'"),
     };
 }

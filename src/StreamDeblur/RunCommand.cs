@@ -23,10 +23,13 @@ public static class RunCommand
     {
         ILogger logger = loggers.CreateLogger("run");
         StreamDeblurOptions options = LoadOptions(command);
+        ShardSelection? shard = ShardSelection.Resolve(command, Environment.GetEnvironmentVariable);
+        int configured = options.Streams.Count;
+        ShardReport? shardReport = null;
         IReadOnlyList<FolderJob.Entry>? folder = null;
         if (command["input"] is { } input && Directory.Exists(input))
         {
-            folder = PlanFolder(command, options, input, logger);
+            folder = PlanFolder(command, options, input, shard, logger, out shardReport);
             if (options.Streams.Count == 0)
             {
                 PrintSummary(folder, []);
@@ -35,6 +38,17 @@ public static class RunCommand
         }
         else
         {
+            if (shard is not null)
+            {
+                if (command["input"] is not null)
+                {
+                    throw new ConfigException("shard: --shard-count applies to the streams of a --config or the files of an --input folder, not to one --input file");
+                }
+
+                options.Streams = [.. shard.Take(options.Streams, s => s.Id)];
+                shardReport = ReportShard(shard, [.. options.Streams.Select(s => s.Id)], configured, logger);
+            }
+
             OutputSafety.Check(options.Streams, logger);
         }
 
@@ -60,7 +74,8 @@ public static class RunCommand
             LibavLog.RouteTo(loggers.CreateLogger("libav"));
         }
 
-        var state = new PipelineState();
+        var state = new PipelineState { Shard = shardReport ?? new ShardReport(0, 1, [.. options.Streams.Select(s => s.Id)], options.Streams.Count) };
+        PipelineMetrics.PublishShard(state.Shard.Index, state.Shard.Count, state.Shard.Held.Count, state.Shard.Configured);
         foreach (StreamOptions stream in options.Streams)
         {
             PipelineMetrics.InitialiseStream(stream.Id);
@@ -79,6 +94,21 @@ public static class RunCommand
         }
 
         state.ModelReady = true;
+        if (shard is not null && folder is null && options.Streams.Count == 0)
+        {
+            // A shard with no stream of its own stays up and ready (a StatefulSet restarts a pod that exits), and says so.
+            logger.LogWarning("{Detail}; idling until SIGTERM", state.Shard.Detail);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stopReading.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return ExitAllDone;
+        }
+
         using FrameReport? report = command["report"] is { } reportPath ? new FrameReport(reportPath) : null;
 
         long start = Stopwatch.GetTimestamp();
@@ -190,9 +220,13 @@ public static class RunCommand
             throw new UsageException("--recursive applies when --input is a folder");
         }
 
+        // "{start}" in an output name becomes the run's start time (UTC), so that a restarted or rescheduled live
+        // worker (a Kubernetes pod) writes new files instead of meeting, and refusing, the ones it wrote before.
+        string started = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         foreach (StreamOptions stream in options.Streams)
         {
             ApplyEncoderChoices(command, stream);
+            stream.Output = stream.Output?.Replace("{start}", started, StringComparison.Ordinal);
         }
 
         if (command["port"] is not null)
@@ -230,12 +264,21 @@ public static class RunCommand
     }
 
     /// <summary>Plans a folder run: the files to process become the streams; the others are skipped or refused.</summary>
-    private static IReadOnlyList<FolderJob.Entry> PlanFolder(CommandLine command, StreamDeblurOptions options, string inputDir, ILogger logger)
+    private static IReadOnlyList<FolderJob.Entry> PlanFolder(CommandLine command, StreamDeblurOptions options, string inputDir, ShardSelection? shard, ILogger logger, out ShardReport? shardReport)
     {
+        shardReport = null;
         string outputDir = command["output"]!;
         var template = new StreamOptions { Id = "folder", Input = inputDir, Output = outputDir };
         ApplyEncoderChoices(command, template);
         IReadOnlyList<string> inputs = FolderJob.ListInputs(inputDir, command.Has("recursive"), outputDir);
+        if (shard is not null)
+        {
+            // Every completion index lists the same folder and keeps its share, keyed by the path under the folder.
+            int listed = inputs.Count;
+            inputs = shard.Take(inputs, path => Path.GetRelativePath(inputDir, path));
+            shardReport = ReportShard(shard, [.. inputs.Select(path => Path.GetRelativePath(inputDir, path))], listed, logger);
+        }
+
         IReadOnlyList<FolderJob.Entry> entries = FolderJob.Plan(inputs, inputDir, outputDir, template);
         options.Streams = entries.Where(e => e.Stream is not null).Select(e => e.Stream!).ToList();
         logger.LogInformation("folder {Input}: {Videos} videos, {Run} to process, {Done} done by an earlier run, {Refused} refused; {Jobs} at a time",
@@ -259,6 +302,13 @@ public static class RunCommand
         }
 
         return entries;
+    }
+
+    private static ShardReport ReportShard(ShardSelection shard, IReadOnlyList<string> held, int configured, ILogger logger)
+    {
+        logger.LogInformation("{Shard}: {Held} of {Configured} streams ({First}{More})", shard, held.Count, configured,
+            string.Join(", ", held.Take(20)), held.Count > 20 ? ", …" : "");
+        return new ShardReport(shard.Index, shard.Count, held, configured);
     }
 
     private static bool SameDirectory(string a, string b) =>

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using OpenCvSharp;
 using StreamDeblur.Inference;
 using Xunit;
 
@@ -7,7 +6,8 @@ namespace StreamDeblur.Tests;
 
 /// <summary>
 /// Runs only on a CUDA machine with the GPU build: `dotnet test -p:OrtFlavor=gpu --filter Category=Gpu`.
-/// CI (no GPU) leaves these out.
+/// CI (no GPU) leaves these out. A GPU machine without .NET runs the same check, <see cref="ProviderParity"/>,
+/// through bench/gpu/gpu-check.sh (`streamdeblur bench --parts providers`).
 /// </summary>
 [Trait("Category", "Gpu")]
 public sealed class GpuTests
@@ -17,19 +17,8 @@ public sealed class GpuTests
     [InlineData("tensorrt")]
     public void GpuProviderRunsTheModelLikeTheCpu(string provider)
     {
-        var gpuOptions = new ModelOptions { Metadata = TestPaths.ModelMetadata, ExecutionProvider = provider };
-        using DeblurModel gpu = DeblurModel.Load(gpuOptions, NullLogger.Instance);
-        Assert.Equal(provider, gpu.Provider);
-        var cpuOptions = new ModelOptions { Metadata = TestPaths.ModelMetadata };
-        using DeblurModel cpu = DeblurModel.Load(cpuOptions, NullLogger.Instance);
-
-        using Mat blurry = Cv2.ImRead(TestPaths.TestData("eval", "000_blurry.png"));
-        using var onGpu = new DeblurStage(gpu, gpuOptions, NullLogger.Instance);
-        using var onCpu = new DeblurStage(cpu, cpuOptions, NullLogger.Instance);
-        using var a = new Frame("g", 0, TimeSpan.Zero, blurry.Clone());
-        using var b = new Frame("c", 0, TimeSpan.Zero, blurry.Clone());
-        onGpu.Process(a);
-        onCpu.Process(b);
-        Assert.True(Cv2.PSNR(a.Image, b.Image) > 40, $"GPU vs CPU output PSNR {Cv2.PSNR(a.Image, b.Image):F1} dB");
+        ParityResult result = ProviderParity.Compare(provider, new ModelOptions { Metadata = TestPaths.ModelMetadata }, TestPaths.TestData("eval", "000_blurry.png"), NullLogger.Instance);
+        Assert.Equal(provider, result.Used);
+        Assert.True(result.PsnrAgainstCpuDb > ParityResult.MinimumPsnrDb, $"GPU vs CPU output PSNR {result.PsnrAgainstCpuDb:F1} dB");
     }
 }

@@ -116,6 +116,18 @@ public sealed class CliProcess : IDisposable
 
     public static CliProcess Start(params string[] args) => new(Process.Start(CliRunner.StartInfo(args))!);
 
+    /// <summary>Starts the CLI with extra environment variables (a pod's HOSTNAME, the shard variables).</summary>
+    public static CliProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        ProcessStartInfo psi = CliRunner.StartInfo(args);
+        foreach ((string name, string value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
+
+        return new(Process.Start(psi)!);
+    }
+
     [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
     private static extern int SysKill(int pid, int signal);
 
