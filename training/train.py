@@ -199,6 +199,9 @@ def main():
                     help="change a train option of a resumed run, e.g. crop=144 (progressive learning: small crops "
                          "first, as in Restormer); recorded in the run's options and log")
     ap.add_argument("--reset-best", action="store_true", help="forget the best val figure (after the val set changed)")
+    ap.add_argument("--degrade", action="append", default=[], metavar="KEY=VALUE",
+                    help="with --branch: change one degradation switch for the branch's training pairs, e.g. "
+                         "noise=false (an ablation); the val pairs keep the source run's degradation")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -224,6 +227,16 @@ def main():
         options["options_file"] = os.path.relpath(a.options, os.path.dirname(HERE))
     t = options["train"]
     t.setdefault("val_crop", t["crop"])
+    val_degradation = copy.deepcopy(options.get("val_degradation", options["degradation"]))
+    if a.degrade:
+        if not a.branch or os.path.exists(resume_path):
+            sys.exit("--degrade is for a new --branch (an ablation from a common checkpoint)")
+        options["val_degradation"] = val_degradation
+        for item in a.degrade:
+            key, _, value = item.partition("=")
+            options["degradation"][key] = json.loads(value)
+            print(f"degradation {key} = {options['degradation'][key]} for this branch", flush=True)
+        degrade.Degradation.from_dict(options["degradation"])  # validates the switch
     for item in a.set:
         key, _, value = item.partition("=")
         if key not in TRAIN_DEFAULTS:
@@ -285,6 +298,7 @@ def main():
     del loaded, val_loaded
     val_options = copy.deepcopy(options)
     val_options["train"]["crop"] = t["val_crop"]  # the val pairs stay the same when the training crop changes
+    val_options["degradation"] = val_degradation  # ... and when an ablation branch changes a switch
     val_gen = make_generator(a.datasets, val_options, "val", 10 ** 6 + t["seed"])
     vb = [val_gen.batch(i, 8)[:-1] for i in range(t["val_pairs"] // 8)]
     val = tuple(np.concatenate([b[k] for b in vb]) for k in range(len(vb[0])))

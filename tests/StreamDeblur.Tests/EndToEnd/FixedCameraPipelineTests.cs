@@ -60,8 +60,10 @@ public sealed class FixedCameraPipelineTests
                 Assert.Equal(before[i][0].GetInt64(), lines[i].GetProperty("seq").GetInt64());
                 Assert.Equal(before[i][1].GetString(), lines[i].GetProperty("route").GetString());
                 Assert.Equal(before[i][2].GetBoolean(), lines[i].GetProperty("blurry").GetBoolean());
-                Assert.Equal(before[i][3].GetDouble(), lines[i].GetProperty("sharpness").GetDouble(), precision: 2);
-                Assert.Equal(before[i][4].GetDouble(), lines[i].GetProperty("baseline").GetDouble(), precision: 2);
+                // Scores within 3 %: the golden file was written on another CPU, whose swscale and OpenCV SIMD
+                // paths round a little differently (1 % apart was seen in CI); the verdicts above must match exactly.
+                AssertClose(before[i][3].GetDouble(), lines[i].GetProperty("sharpness").GetDouble(), $"frame {i} sharpness");
+                AssertClose(before[i][4].GetDouble(), lines[i].GetProperty("baseline").GetDouble(), $"frame {i} baseline");
             }
         }
 
@@ -79,6 +81,9 @@ public sealed class FixedCameraPipelineTests
         Assert.True(used.Count >= BlurredFrames - 2, $"only {used.Count} of {BlurredFrames} blurry frames used a reference");
         Assert.Equal(used, changed);
     }
+
+    private static void AssertClose(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(actual - expected) <= 0.03 * Math.Abs(expected) + 0.01, $"{what}: {actual} is not within 3 % of {expected}");
 
     [Fact]
     public async Task TheReportAndTheMetricsSayWhatFixedCameraModeDid()
