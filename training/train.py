@@ -133,8 +133,11 @@ def _worker(datasets, options, start, queue, stop):
         index += 1
 
 
+DEVICE = torch.device("cpu")  # train.py --device; the pairs are made on the CPU either way
+
+
 def to_tensor(u8, channels_last):
-    x = torch.from_numpy(u8).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(u8).to(DEVICE).permute(0, 3, 1, 2).float().div_(255.0)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
 
 
@@ -195,6 +198,8 @@ def main():
     ap.add_argument("--decay-steps", type=int, default=0, help="decay now, over this many steps, then stop")
     ap.add_argument("--stop-at", type=int, default=None, help="stop at this step (the schedule stays where it is)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                    help="where the network trains (auto: CUDA when there is one); checkpoints stay device-free")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="change a train option of a resumed run, e.g. crop=144 (progressive learning: small crops "
                          "first, as in Restormer); recorded in the run's options and log")
@@ -253,6 +258,8 @@ def main():
         end = min(end, a.stop_at)
     threads = a.threads or t["threads"]
     torch.set_num_threads(threads)
+    global DEVICE
+    DEVICE = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()) else "cpu")
 
     # the model, its EMA and the optimiser
     torch.manual_seed(t["seed"])
@@ -266,6 +273,7 @@ def main():
         missing = grow_into(model, init["ema"])
         print(f"initialised from {options['init']} ({missing})", flush=True)
     cl = t["channels_last"]
+    model = model.to(DEVICE)
     if cl:
         model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval()
@@ -304,7 +312,7 @@ def main():
     val = tuple(np.concatenate([b[k] for b in vb]) for k in range(len(vb[0])))
     nparams = sum(p.numel() for p in model.parameters())
     print(f"{train_count} training images and frames, {len(val[0])} val pairs, {nparams} parameters, "
-          f"{threads} threads; steps {step} -> {end}", flush=True)
+          f"{threads} threads, {DEVICE}; steps {step} -> {end}", flush=True)
 
 
     stopping = {"now": False}

@@ -18,7 +18,7 @@ public static class EvalCommand
 {
     public sealed record PairResult(
         string Name, double BlurryPsnr, double OutputPsnr, double BlurrySsim, double OutputSsim, double IdentityPsnr,
-        string BlurType, double BlurExtent);
+        string BlurType, double? BlurExtent);
 
     public sealed record GroupResult(string Group, int Pairs, double PsnrGain, double SsimGain);
 
@@ -86,7 +86,7 @@ public static class EvalCommand
         }
 
         using var stage = new DeblurStage(model, modelOptions, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        Dictionary<string, (string Type, double Extent)> degradations = ReadDegradations(dir);
+        Dictionary<string, (string Type, double? Extent)> degradations = ReadDegradations(dir);
         var results = new List<PairResult>();
         foreach (string sharpPath in sharpFiles)
         {
@@ -106,7 +106,7 @@ public static class EvalCommand
                 Cv2.ImWrite(Path.Combine(saveDir, name + "_deblurred.png"), restored.Image);
             }
 
-            (string type, double extent) = degradations.GetValueOrDefault(name, ("", double.NaN));
+            (string type, double? extent) = degradations.GetValueOrDefault(name, ("", (double?)null));
             results.Add(new PairResult(name,
                 ImageQuality.Psnr(blurry, sharp), ImageQuality.Psnr(restored.Image, sharp),
                 ImageQuality.Ssim(blurry, sharp), ImageQuality.Ssim(restored.Image, sharp),
@@ -132,7 +132,7 @@ public static class EvalCommand
     }
 
     /// <summary>Extent bins of the model card's tables; the leading digit keeps them in order.</summary>
-    public static string ExtentBin(double extent) => double.IsNaN(extent) ? "" : extent < 8 ? "1: <8 px" : extent < 16 ? "2: 8-16 px" : "3: >=16 px";
+    public static string ExtentBin(double? extent) => extent is null ? "" : extent < 8 ? "1: <8 px" : extent < 16 ? "2: 8-16 px" : "3: >=16 px";
 
     private static List<GroupResult> Group(List<PairResult> results, Func<PairResult, string> key) =>
         results.Where(r => key(r).Length > 0).GroupBy(key).OrderBy(g => g.Key, StringComparer.Ordinal)
@@ -142,9 +142,9 @@ public static class EvalCommand
             .ToList();
 
     /// <summary>Each pair's blur type and extent from the folder's manifest.json, where it has one.</summary>
-    private static Dictionary<string, (string Type, double Extent)> ReadDegradations(string dir)
+    private static Dictionary<string, (string Type, double? Extent)> ReadDegradations(string dir)
     {
-        var found = new Dictionary<string, (string, double)>(StringComparer.Ordinal);
+        var found = new Dictionary<string, (string, double?)>(StringComparer.Ordinal);
         string path = Path.Combine(dir, "manifest.json");
         if (!File.Exists(path))
         {
@@ -164,8 +164,9 @@ public static class EvalCommand
                 if (pair.TryGetProperty("id", out JsonElement id) && pair.TryGetProperty("degradation", out JsonElement d)
                     && d.TryGetProperty("type", out JsonElement type))
                 {
-                    double extent = d.TryGetProperty("extent", out JsonElement e) ? e.GetDouble()
-                        : d.TryGetProperty("length", out JsonElement l) ? l.GetDouble() : double.NaN;
+                    double? extent = d.TryGetProperty("extent", out JsonElement e) ? e.GetDouble()
+                        : d.TryGetProperty("length", out JsonElement l) ? l.GetDouble()
+                        : d.TryGetProperty("radius", out JsonElement r) ? 2 * r.GetDouble() : null; // a defocus disc: its diameter
                     found[id.GetString() ?? ""] = (type.GetString() ?? "", extent);
                 }
             }

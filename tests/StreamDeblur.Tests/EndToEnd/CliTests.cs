@@ -22,6 +22,43 @@ public sealed class CliTests
         Assert.Contains($"stream main: {frames} frames", result.StdOut);
     }
 
+    /// <summary>
+    /// <c>eval --json</c> on held-out pairs, two of them described by a manifest and one not: the JSON holds every
+    /// pair, the described pairs' blur type and extent (a defocus disc's extent is its diameter), and no extent where
+    /// nothing is known (an unknown extent once stopped the JSON with an exception).
+    /// </summary>
+    [Fact]
+    public async Task EvalWritesEveryPairToItsJsonWithWhatIsKnownOfItsBlur()
+    {
+        string dir = TestPaths.TempDir("cli-eval");
+        foreach (string id in new[] { "000", "007", "016" })
+        {
+            foreach (string kind in new[] { "sharp", "blurry" })
+            {
+                File.Copy(TestPaths.TestData("eval", $"{id}_{kind}.png"), Path.Combine(dir, $"{id}_{kind}.png"));
+            }
+        }
+
+        using (System.Text.Json.JsonDocument shipped = System.Text.Json.JsonDocument.Parse(File.ReadAllText(TestPaths.TestData("eval", "manifest.json"))))
+        {
+            var described = shipped.RootElement.GetProperty("pairs").EnumerateArray().Where(p => p.GetProperty("id").GetString() is "000" or "007");
+            File.WriteAllText(Path.Combine(dir, "manifest.json"), $$"""{ "pairs": [{{string.Join(",", described.Select(p => p.GetRawText()))}}] }""");
+        }
+
+        string json = Path.Combine(TestPaths.TempDir("cli-eval-out"), "eval.json");
+        CliRunner.Result result = await CliRunner.RunAsync(TimeSpan.FromSeconds(120), "eval", "--dir", dir, "--json", json);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        using System.Text.Json.JsonDocument written = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        var pairs = written.RootElement.GetProperty("results").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
+        Assert.Equal(["000", "007", "016"], pairs.Keys.Order());
+        Assert.Equal("defocus", pairs["007"].GetProperty("blur_type").GetString());
+        Assert.Equal(2 * 1.31, pairs["007"].GetProperty("blur_extent").GetDouble(), precision: 6);
+        Assert.True(pairs["000"].GetProperty("blur_extent").GetDouble() > 0);
+        Assert.False(pairs["016"].TryGetProperty("blur_extent", out System.Text.Json.JsonElement unknown) && unknown.ValueKind != System.Text.Json.JsonValueKind.Null,
+            "a pair without a manifest entry has no extent");
+        Assert.All(pairs.Values, p => Assert.True(p.GetProperty("identity_psnr").GetDouble() > 20));
+    }
+
     /// <summary>config/throughput.json as shipped (libav I/O, INT8 model), with only its output moved to a temporary folder.</summary>
     [Fact]
     public async Task TheThroughputProfileRunsTheSampleWithLibavAndTheInt8Model()
