@@ -140,8 +140,8 @@ def calibration_patches(datasets, count, crop, frames):
     sys.path.insert(0, HERE)
     import train
     options = {"data": dict(train.DATA_DEFAULTS), "train": dict(train.TRAIN_DEFAULTS, crop=crop), "degradation": {}}
-    if frames == 2:
-        options["data"]["fixed_camera"] = {}
+    if frames == 2:  # the fixed-camera run's triplet mix (training/experiments/fixed.json)
+        options["data"]["fixed_camera"] = {"clip_share": 0.6, "vanished": 0.25, "unrelated": 0.05}
     gen = train.make_generator(datasets, options, "val", 424242)
     feeds = []
     for b in range(-(-count // 8)):
