@@ -45,7 +45,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", required=True, help="the held-out folder (NNN_sharp.png, NNN_blurry.png)")
     ap.add_argument("--model", action="append", required=True,
-                    help="name=eval.json (its results and, beside it, the --save folder of the same name)")
+                    help="name=eval.json (its results; the --save folder of the same name sits beside it or in out/eval)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--scale", type=int, default=2, help="nearest-neighbour enlargement, so that detail shows")
     a = ap.parse_args()
@@ -53,7 +53,11 @@ def main():
     for spec in a.model:
         name, path = spec.split("=", 1)
         with open(path) as f:
-            models.append((name, json.load(f), os.path.splitext(path)[0]))
+            saved = os.path.splitext(path)[0]  # the --save folder: beside the JSON, or in out/eval (bench/model_quality.sh)
+            if not os.path.isdir(saved):
+                saved = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "out", "eval",
+                                     os.path.basename(saved))
+            models.append((name, json.load(f), saved))
     pair = median_pair(models[0][1]["results"])
     sharp = cv2.imread(os.path.join(a.set, pair + "_sharp.png"))
     blurry = cv2.imread(os.path.join(a.set, pair + "_blurry.png"))

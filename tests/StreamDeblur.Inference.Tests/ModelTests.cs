@@ -9,7 +9,7 @@ using Xunit;
 
 namespace StreamDeblur.Tests;
 
-/// <summary>The shipped model, run for real by ONNX Runtime.</summary>
+/// <summary>The shipped single-frame models (deblur-fast, the default, and deblur-quality), run for real by ONNX Runtime.</summary>
 public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
 {
     public sealed class ShippedModel : IDisposable
@@ -54,33 +54,73 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
     }
 
     /// <summary>
-    /// Stated margins, on average over the first 12 held-out pairs (unseen photographs): at least +0.6 dB for
-    /// the FP32 model, which measured +0.81 dB on them, and +0.55 dB for the INT8 variant. The full results
-    /// (+0.80 and +0.75 dB on all 24 pairs) are in models/README.md; the product target of +3 dB is not met yet.
+    /// Stated margins, as the mean PSNR gain over the 24 held-out pairs of tests/data/eval (photographs and kernels
+    /// that no model was trained on), each a little under what the model measured through `streamdeblur eval`
+    /// (models/README.md has the figures): a margin that a retrained or broken model falls below.
     /// </summary>
     [Theory]
-    [InlineData(false, 0.6)]
-    [InlineData(true, 0.55)]
-    public void DeblurringRaisesPsnrOnHeldOutImages(bool int8, double margin)
+    [InlineData("deblur-fast", false, FastMarginDb)]
+    [InlineData("deblur-fast", true, FastInt8MarginDb)]
+    [InlineData("deblur-quality", false, QualityMarginDb)]
+    [InlineData("deblur-quality", true, QualityInt8MarginDb)]
+    public void DeblurringRaisesPsnrOnHeldOutImages(string name, bool int8, double margin)
     {
-        var options = new ModelOptions { Metadata = TestPaths.ModelMetadata, Int8 = int8, IntraOpThreads = 2 };
-        using DeblurModel model = int8 ? DeblurModel.Load(options, NullLogger.Instance) : null!;
-        using var stage = int8 ? new DeblurStage(model, options, NullLogger.Instance) : new DeblurStage(_shipped.Model, _shipped.Options, NullLogger.Instance);
-        string[] sharpFiles = Directory.GetFiles(TestPaths.TestData("eval"), "*_sharp.png").Order().Take(12).ToArray();
-        Assert.NotEmpty(sharpFiles);
+        var options = new ModelOptions { Metadata = Metadata(name), Int8 = int8, IntraOpThreads = 2 };
+        using DeblurModel model = DeblurModel.Load(options, NullLogger.Instance);
+        using var stage = new DeblurStage(model, options, NullLogger.Instance);
         double gain = 0;
+        string[] sharpFiles = HeldOutSharpFiles();
         foreach (string sharpPath in sharpFiles)
         {
             using Mat sharp = Cv2.ImRead(sharpPath);
-            using Mat blurry = Cv2.ImRead(sharpPath.Replace("_sharp.png", "_blurry.png"));
-            using var frame = new Frame("t", 0, TimeSpan.Zero, blurry.Clone());
-            stage.Process(frame);
-            Assert.Equal(FrameRoute.Deblurred, frame.Route);
-            gain += ImageQuality.Psnr(frame.Image, sharp) - ImageQuality.Psnr(blurry, sharp);
+            using Mat blurry = Cv2.ImRead(sharpPath.Replace("_sharp.png", "_blurry.png", StringComparison.Ordinal));
+            using Mat output = Deblur(stage, blurry);
+            gain += ImageQuality.Psnr(output, sharp) - ImageQuality.Psnr(blurry, sharp);
         }
 
         gain /= sharpFiles.Length;
-        Assert.True(gain >= margin, $"mean PSNR gain {gain:F2} dB is below the {margin} dB margin");
+        Assert.True(gain >= margin, $"{name}{(int8 ? " INT8" : "")}: mean PSNR gain {gain:F2} dB is below the {margin} dB margin");
+    }
+
+    /// <summary>
+    /// A sharp frame that reaches the network (a false alarm of the router) comes out as it went in: 40 dB or better
+    /// against itself on average over the held-out sharp images (measured 42.4 dB for fast and 42.0 for quality;
+    /// version 2 gave 35.4). The worst image, a finely textured photograph, measured 29.4 dB, so the floor is 27 dB.
+    /// </summary>
+    [Theory]
+    [InlineData("deblur-fast")]
+    [InlineData("deblur-quality")]
+    public void SharpInputComesOutAsItWentIn(string name)
+    {
+        var options = new ModelOptions { Metadata = Metadata(name), IntraOpThreads = 2 };
+        using DeblurModel model = DeblurModel.Load(options, NullLogger.Instance);
+        using var stage = new DeblurStage(model, options, NullLogger.Instance);
+        var psnrs = new List<double>();
+        foreach (string sharpPath in HeldOutSharpFiles())
+        {
+            using Mat sharp = Cv2.ImRead(sharpPath);
+            using Mat output = Deblur(stage, sharp);
+            psnrs.Add(Math.Min(ImageQuality.Psnr(output, sharp), 60));
+        }
+
+        Assert.True(psnrs.Average() >= 40, $"{name}: sharp input comes out at {psnrs.Average():F2} dB against itself (mean)");
+        Assert.True(psnrs.Min() >= 27, $"{name}: the worst sharp image comes out at {psnrs.Min():F2} dB against itself");
+    }
+
+    // Margins for DeblurringRaisesPsnrOnHeldOutImages, each about 0.1 dB under the gain `streamdeblur eval --dir
+    // tests/data/eval` measured (models/README.md, "Results"): fast +0.41 (INT8 +0.37), quality +0.36 (INT8 +0.33).
+    private const double FastMarginDb = 0.3;
+    private const double FastInt8MarginDb = 0.25;
+    private const double QualityMarginDb = 0.25;
+    private const double QualityInt8MarginDb = 0.2;
+
+    private static string Metadata(string name) => Path.Combine(TestPaths.RepoRoot, "models", $"{name}.json");
+
+    private static string[] HeldOutSharpFiles()
+    {
+        string[] files = Directory.GetFiles(TestPaths.TestData("eval"), "*_sharp.png").Order().ToArray();
+        Assert.NotEmpty(files);
+        return files;
     }
 
     [Fact]

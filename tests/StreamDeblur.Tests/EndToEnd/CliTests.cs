@@ -59,22 +59,29 @@ public sealed class CliTests
         Assert.All(pairs.Values, p => Assert.True(p.GetProperty("identity_psnr").GetDouble() > 20));
     }
 
-    /// <summary>config/throughput.json as shipped (libav I/O, INT8 model), with only its output moved to a temporary folder.</summary>
-    [Fact]
-    public async Task TheThroughputProfileRunsTheSampleWithLibavAndTheInt8Model()
+    /// <summary>
+    /// The shipped profiles as they are, with only their output moved to a temporary folder: config/throughput.json
+    /// (libav I/O, the INT8 fast model) and config/quality.json (offline clean-up with deblur-quality). Each runs
+    /// the sample, writes every frame, and sends exactly the blurred frames through the model it names.
+    /// </summary>
+    [Theory]
+    [InlineData("throughput.json", "deblur-fast.int8.onnx")]
+    [InlineData("quality.json", "deblur-quality.onnx")]
+    public async Task TheShippedProfilesRunTheSampleWithTheirModel(string profile, string modelFile)
     {
-        string dir = TestPaths.TempDir("cli-throughput");
+        string dir = TestPaths.TempDir("cli-profile");
         string output = Path.Combine(dir, "sample.mkv");
-        string config = Path.Combine(dir, "throughput.json");
-        string shipped = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "config", "throughput.json"));
-        Assert.Contains("\"out/sample.mkv\"", shipped);
-        File.WriteAllText(config, shipped.Replace("\"out/sample.mkv\"", System.Text.Json.JsonSerializer.Serialize(output), StringComparison.Ordinal));
+        string config = Path.Combine(dir, profile);
+        string shipped = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "config", profile));
+        var outputKey = new System.Text.RegularExpressions.Regex("\"output\": \"[^\"]+\"");
+        Assert.Single(outputKey.Matches(shipped));
+        File.WriteAllText(config, outputKey.Replace(shipped, $"\"output\": {System.Text.Json.JsonSerializer.Serialize(output)}"));
 
-        CliRunner.Result result = await CliRunner.RunAsync(TimeSpan.FromSeconds(120), "run", "--config", config);
+        CliRunner.Result result = await CliRunner.RunAsync(TimeSpan.FromSeconds(240), "run", "--config", config);
         Assert.True(result.ExitCode == 0, result.StdErr);
         int frames = FfProbe.Probe(TestPaths.SampleClip).Frames;
         Assert.Equal(frames, FfProbe.Probe(output).Frames);
-        Assert.Contains("deblur-fast.int8.onnx", result.StdOut + result.StdErr);
+        Assert.Contains(modelFile, result.StdOut + result.StdErr);
         Assert.Contains($"stream sample: {frames} frames", result.StdOut);
         using System.Text.Json.JsonDocument truth = System.Text.Json.JsonDocument.Parse(File.ReadAllText(TestPaths.SampleTruth));
         Assert.Contains($"{truth.RootElement.GetProperty("blurred_frames").GetArrayLength()} deblurred", result.StdOut);
