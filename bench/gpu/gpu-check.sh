@@ -96,10 +96,12 @@ if ! (cd bench/gpu/dist && sha256sum --quiet -c SHA256SUMS); then
   exit 4
 fi
 # The bundle carries no models: the repository's, beside this script, are the ones checked.
-if [ ! -f models/deblur-fast.json ] || [ ! -f config/streamdeblur.json ] || [ ! -f samples/vtest-blur.mp4 ]; then
-  echo "gpu-check: models/deblur-fast.json, config/streamdeblur.json or samples/vtest-blur.mp4 is missing: run it in a copy of the repository (the device call carries its tracked files)" >&2
-  exit 4
-fi
+for file in models/deblur-fast.json config/streamdeblur.json samples/vtest-blur.mp4 tests/data/eval/000_blurry.png; do
+  if [ ! -f "$file" ]; then
+    echo "gpu-check: $file is missing: run it in a copy of the repository (a device call carries its tracked files)" >&2
+    exit 4
+  fi
+done
 if ! cmp -s bench/gpu/dist/SHA256SUMS "$dir/SHA256SUMS" 2>/dev/null; then
   rm -rf "$dir" && mkdir -p "$dir"
   if command -v xz >/dev/null 2>&1; then
