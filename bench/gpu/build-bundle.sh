@@ -17,7 +17,8 @@
 # OpenCV: streamdeblur bench --make-clip).
 #   usage: bench/gpu/build-bundle.sh    (CUDA_ARCH=90: H100/H200; KEEP_ALL_KERNELS=1 keeps every CUDA kernel;
 #                                        PRUNE_OPENCV=1 fills OpenCV's unused code; PUBLISHED=DIR takes that publish
-#                                        instead of publishing again; NICE=19 runs the heavy steps niced)
+#                                        instead of publishing again; NICE=19 runs the heavy steps niced;
+#                                        PART_MIB=N splits it into parts of N MiB, for consecutive device calls)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 arch=${CUDA_ARCH:-90}
@@ -73,6 +74,11 @@ echo "cuda_arch=$arch keep_all_kernels=${KEEP_ALL_KERNELS:-0} prune_opencv=${PRU
 echo "build-bundle: compressing (xz --x86 --lzma2=preset=9, one thread: 5 to 20 minutes)"
 rm -rf "$out" && mkdir -p "$out"
 tar -C "$stage" --sort=name --owner=0 --group=0 -cf - . | nice -n "${NICE:-0}" xz -T1 --x86 --lzma2=preset=9 -c > "$out/streamdeblur-gpu-check.tar.xz"
-(cd "$out" && sha256sum streamdeblur-gpu-check.tar.xz > SHA256SUMS)
+if [ -n "${PART_MIB:-}" ]; then
+  # Parts for consecutive device calls, where one file and the repository's tracked files exceed one call's 64 MiB.
+  split -b "${PART_MIB}M" -d -a 2 "$out/streamdeblur-gpu-check.tar.xz" "$out/streamdeblur-gpu-check.tar.xz."
+  rm "$out/streamdeblur-gpu-check.tar.xz"
+fi
+(cd "$out" && sha256sum streamdeblur-gpu-check.tar.xz* > SHA256SUMS)
 du -sh "$stage/app" "$stage/stubs" | sed 's/^/build-bundle: unpacked /'
 ls -l "$out" | awk 'NR > 1 {printf "build-bundle: %s %.1f MiB (%d bytes)\n", $NF, $5 / 1048576, $5}'

@@ -4,7 +4,8 @@
 #                                           shipped models), then the batch and streams benchmark on each provider
 #   bench/gpu/gpu-check.sh --discover-only  only find the CUDA 13, cuDNN 9 and TensorRT 10 libraries, and say where
 #   bench/gpu/gpu-check.sh --cpu            no GPU: check the bundle itself (it runs without .NET, its CPU fallback)
-# It runs the self-contained bundle bench/gpu/dist/streamdeblur-gpu-check.tar.xz (bench/gpu/build-bundle.sh makes it)
+# It runs the self-contained bundle bench/gpu/dist/streamdeblur-gpu-check.tar.xz, or its parts .00, .01, ...
+# (bench/gpu/build-bundle.sh makes it)
 # on the repository's models/, config/ and samples/, so it runs in a copy of the repository (a device call carries
 # its tracked files), and takes the CUDA libraries that the machine has: CUDA's own folders, the loader's cache, or
 # an installed PyTorch's nvidia wheels.
@@ -87,12 +88,15 @@ fi
 
 # ---- the bundle -------------------------------------------------------------------------------------------------
 bundle=bench/gpu/dist/streamdeblur-gpu-check.tar.xz
-if [ ! -f "$bundle" ] || [ ! -f bench/gpu/dist/SHA256SUMS ]; then
-  echo "gpu-check: the bundle is missing: build it with bench/gpu/build-bundle.sh, and carry $bundle and bench/gpu/dist/SHA256SUMS" >&2
+# One file, or (built with PART_MIB) parts .00, .01, ... carried in consecutive calls while the machine stays warm.
+parts=("$bundle")
+[ -f "$bundle" ] || parts=("$bundle".[0-9][0-9])
+if [ ! -f "${parts[0]}" ] || [ ! -f bench/gpu/dist/SHA256SUMS ]; then
+  echo "gpu-check: the bundle is missing: build it with bench/gpu/build-bundle.sh, and carry bench/gpu/dist" >&2
   exit 4
 fi
 if ! (cd bench/gpu/dist && sha256sum --quiet -c SHA256SUMS); then
-  echo "gpu-check: $bundle does not match bench/gpu/dist/SHA256SUMS (damaged, or from another build)" >&2
+  echo "gpu-check: the bundle does not match bench/gpu/dist/SHA256SUMS (a part is missing or damaged)" >&2
   exit 4
 fi
 # The bundle carries no models: the repository's, beside this script, are the ones checked.
@@ -105,9 +109,9 @@ done
 if ! cmp -s bench/gpu/dist/SHA256SUMS "$dir/SHA256SUMS" 2>/dev/null; then
   rm -rf "$dir" && mkdir -p "$dir"
   if command -v xz >/dev/null 2>&1; then
-    xz -dc "$bundle" | tar -x -C "$dir"
+    cat "${parts[@]}" | xz -dc | tar -x -C "$dir"
   else
-    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$bundle" | tar -x -C "$dir"
+    cat "${parts[@]}" | python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), sys.stdout.buffer)' | tar -x -C "$dir"
   fi || { echo "gpu-check: cannot unpack the bundle into $dir" >&2; exit 4; }
   cp bench/gpu/dist/SHA256SUMS "$dir/"
 fi
