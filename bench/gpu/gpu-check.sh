@@ -4,8 +4,11 @@
 #                                           shipped models), then the batch and streams benchmark on each provider
 #   bench/gpu/gpu-check.sh --discover-only  only find the CUDA 13, cuDNN 9 and TensorRT 10 libraries, and say where
 #   bench/gpu/gpu-check.sh --cpu            no GPU: check the bundle itself (it runs without .NET, its CPU fallback)
-# It runs the self-contained bundle from bench/gpu/dist (bench/gpu/build-bundle.sh makes it), and takes the CUDA
-# libraries that the machine has: CUDA's own folders, the loader's cache, or an installed PyTorch's nvidia wheels.
+# It runs the self-contained bundle bench/gpu/dist/streamdeblur-gpu-check.tar.xz, or its parts .00, .01, ...
+# (bench/gpu/build-bundle.sh makes it)
+# on the repository's models/, config/ and samples/, so it runs in a copy of the repository (a device call carries
+# its tracked files), and takes the CUDA libraries that the machine has: CUDA's own folders, the loader's cache, or
+# an installed PyTorch's nvidia wheels.
 # Settings: GPU_CHECK_LIB_DIRS (more folders to search, colon-separated), GPU_CHECK_DIR (where the bundle is
 # unpacked, default /tmp/streamdeblur-gpu-check), GPU_CHECK_STREAMS (most streams tried, default 32),
 # GPU_CHECK_STUBS=1 (the stand-ins for the desktop libraries even where the real ones are installed: to test them).
@@ -84,23 +87,38 @@ fi
 [ "$mode" = discover ] && exit 0
 
 # ---- the bundle -------------------------------------------------------------------------------------------------
-parts=(bench/gpu/dist/streamdeblur-gpu-check.tar.xz.*)
-if [ ! -e "${parts[0]}" ] || [ ! -f bench/gpu/dist/SHA256SUMS ]; then
+bundle=bench/gpu/dist/streamdeblur-gpu-check.tar.xz
+# One file, or (built with PART_MIB) parts .00, .01, ... carried in consecutive calls while the machine stays warm.
+parts=("$bundle")
+[ -f "$bundle" ] || parts=("$bundle".[0-9][0-9])
+if [ ! -f "${parts[0]}" ] || [ ! -f bench/gpu/dist/SHA256SUMS ]; then
   echo "gpu-check: the bundle is missing: build it with bench/gpu/build-bundle.sh, and carry bench/gpu/dist" >&2
   exit 4
 fi
 if ! (cd bench/gpu/dist && sha256sum --quiet -c SHA256SUMS); then
-  echo "gpu-check: the bundle's parts do not match bench/gpu/dist/SHA256SUMS (a part is missing or damaged)" >&2
+  echo "gpu-check: the bundle does not match bench/gpu/dist/SHA256SUMS (a part is missing or damaged)" >&2
   exit 4
 fi
+# The bundle carries no models: the repository's, beside this script, are the ones checked.
+for file in models/deblur-fast.json config/streamdeblur.json samples/vtest-blur.mp4 tests/data/eval/000_blurry.png; do
+  if [ ! -f "$file" ]; then
+    echo "gpu-check: $file is missing: run it in a copy of the repository (a device call carries its tracked files)" >&2
+    exit 4
+  fi
+done
 if ! cmp -s bench/gpu/dist/SHA256SUMS "$dir/SHA256SUMS" 2>/dev/null; then
   rm -rf "$dir" && mkdir -p "$dir"
   if command -v xz >/dev/null 2>&1; then
-    cat "${parts[@]}" | xz -d | tar -x -C "$dir"
+    cat "${parts[@]}" | xz -dc | tar -x -C "$dir"
   else
     cat "${parts[@]}" | python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), sys.stdout.buffer)' | tar -x -C "$dir"
   fi || { echo "gpu-check: cannot unpack the bundle into $dir" >&2; exit 4; }
   cp bench/gpu/dist/SHA256SUMS "$dir/"
+fi
+# A bundle built with PRUNE_OPENCV=1 lacks IPP's SSE4.2 copy, which IPP would run on a CPU without AVX2.
+if grep -q 'prune_opencv=1' "$dir/BUILD" && ! grep -qw avx2 /proc/cpuinfo; then
+  echo "gpu-check: this CPU lacks AVX2, which the bundle's pruned OpenCV needs: rebuild it without PRUNE_OPENCV=1" >&2
+  exit 4
 fi
 echo "gpu-check: bundle $(cat "$dir/BUILD") in $dir"
 
@@ -131,20 +149,27 @@ echo "gpu-check: providers against the CPU (GpuTests' check)"
 "$worker" bench --parts providers --log-level warning 2>&1 | tee "$results/providers.md"
 parity=${PIPESTATUS[0]}
 
+# The benchmark's clip, made here with the bundle's OpenCV (this machine may have no ffmpeg): the sample looped to
+# 150 frames and scaled to 1280x720, MPEG-4.
+"$worker" bench --make-clip "$dir/clip-720p.mp4" --frames 150 --log-level warning 2>&1 | tee "$results/clip.txt"
+clip=${PIPESTATUS[0]}
+
 if [ "$mode" = cpu ]; then
-  # Without a GPU both providers must fall back to the CPU, and the check must say so (exit 1).
+  # Without a GPU both providers must fall back to the CPU, and the check must say so (exit 1). The sample is
+  # deblurred through OpenCV's I/O, the only I/O the GPU machine has.
   out_clip=$(mktemp -d)/sample.mkv
-  "$worker" run --input samples/vtest-blur.mp4 --output "$out_clip" --config "$dir/cpu.json" --progress off 2>&1 | tail -n 3 | tee "$results/cpu-run.txt"
+  "$worker" run --input samples/vtest-blur.mp4 --output "$out_clip" --config "$dir/cpu.json" --decoder opencv --encoder opencv --progress off 2>&1 | tail -n 3 | tee "$results/cpu-run.txt"
   run=${PIPESTATUS[0]}
-  if [ "$parity" = 1 ] && grep -q '| cuda | cpu | fp32 |' "$results/providers.md" && [ "$run" = 0 ]; then
+  if [ "$parity" = 1 ] && grep -q '| cuda | cpu | fp32 |' "$results/providers.md" && [ "$clip" = 0 ] && [ "$run" = 0 ]; then
     echo "gpu-check: --cpu: the bundle runs without .NET, and with no GPU every provider falls back to the CPU and fails the parity check, as it must"
     exit 0
   fi
-  echo "gpu-check: --cpu: unexpected result (parity exit $parity, run exit $run)" >&2
+  echo "gpu-check: --cpu: unexpected result (parity exit $parity, clip exit $clip, run exit $run)" >&2
   exit 1
 fi
 
 status=$parity
+[ "$clip" = 0 ] || { echo "gpu-check: the benchmark's clip could not be made: no benchmark" >&2; exit 1; }
 for provider in cuda tensorrt; do
   if [ "$provider" = tensorrt ] && [ "$tensorrt" = no ]; then
     echo "gpu-check: tensorrt benchmark not run: TensorRT 10 is not installed here"

@@ -58,6 +58,13 @@ public static class BenchCommand
             throw new SourceException($"input file not found: {input}");
         }
 
+        if (command["make-clip"] is { } clipPath)
+        {
+            (int made, Size size, double fps) = MakeClip(input, command.GetInt("frames", 150, 20, 100_000), clipPath);
+            Console.WriteLine($"clip {clipPath}: {made} frames, {size.Width}x{size.Height}, {fps:F1} fps (mpeg4, made by OpenCV from {input})");
+            return 0;
+        }
+
         if (command["clip"] is { } preparedClip && !File.Exists(preparedClip))
         {
             throw new SourceException($"--clip file not found: {preparedClip}");
@@ -75,7 +82,7 @@ public static class BenchCommand
         Directory.CreateDirectory(work);
         try
         {
-            // --clip: a 1280x720 clip made beforehand (bench/gpu/build-bundle.sh), for machines without ffmpeg.
+            // --clip: a 1280x720 clip made beforehand (--make-clip, as bench/gpu/gpu-check.sh does), for machines without ffmpeg.
             string clip = command["clip"] ?? Path.Combine(work, "clip-720p.mp4");
             if (command["clip"] is null)
             {
@@ -438,6 +445,62 @@ public static class BenchCommand
         {
             throw new SourceException($"{program} {string.Join(' ', psi.ArgumentList)} failed: {(await errors).Trim()}");
         }
+    }
+
+    /// <summary>
+    /// <c>--make-clip</c>: the benchmark's 1280x720 clip without ffmpeg, from the bundle's own OpenCV. The input is
+    /// looped to <paramref name="frames"/> frames and scaled as ffmpeg's <c>scale=1280:720</c> would (bicubic), at the
+    /// input's frame rate, and encoded as the OpenCV sink encodes (MPEG-4, mp4v): the only encoder OpenCV has here.
+    /// The file is read back, so a clip that OpenCV cannot decode fails here rather than in the benchmark.
+    /// </summary>
+    internal static (int Frames, Size Size, double Fps) MakeClip(string input, int frames, string path)
+    {
+        var size = new Size(1280, 720);
+        double fps = 0;
+        using (var writer = new VideoWriter())
+        using (var frame = new Mat())
+        using (var scaled = new Mat())
+        {
+            for (int written = 0; written < frames;)
+            {
+                // One pass over the input, then the next from its start (ffmpeg's -stream_loop -1).
+                using var capture = new VideoCapture(input);
+                if (!capture.IsOpened())
+                {
+                    throw new SourceException($"cannot open {input}");
+                }
+
+                if (!writer.IsOpened())
+                {
+                    fps = capture.Fps > 0 ? capture.Fps : 25;
+                    if (!writer.Open(path, FourCC.FromString("mp4v"), fps, size))
+                    {
+                        throw new SinkException($"cannot open {path} for writing (mp4v, 1280x720): check the folder and the file extension (.mp4, .mkv, .avi)");
+                    }
+                }
+
+                int before = written;
+                while (written < frames && capture.Read(frame) && !frame.Empty())
+                {
+                    Cv2.Resize(frame, scaled, size, interpolation: InterpolationFlags.Cubic);
+                    writer.Write(scaled);
+                    written++;
+                }
+
+                if (written == before)
+                {
+                    throw new SourceException($"{input}: no frame to read");
+                }
+            }
+        }
+
+        int count = CountFrames(path);
+        if (count != frames)
+        {
+            throw new SinkException($"{path}: {count} frames read back, {frames} written");
+        }
+
+        return (count, size, fps);
     }
 
     private static int CountFrames(string path)

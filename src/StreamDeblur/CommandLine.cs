@@ -17,6 +17,7 @@ public sealed class CommandLine
           streamdeblur compare --before <video> --after <video> --image <png> [--frames <n,n,...>] [--crop <x,y,w,h>]
           streamdeblur eval    --dir <folder of NNN_sharp.png/NNN_blurry.png> [--config <json>] [--model <metadata.json>] [--json <file>] [--save <dir>]
           streamdeblur bench   [--input <file> | --clip <720p file>] [--config <json>] [--frames <n>] [--json <file>] [--parts pass-through,estimator,batches,streams,providers]
+          streamdeblur bench   --make-clip <720p file> [--input <file>] [--frames <n>]   (the benchmark's clip, made with OpenCV: for machines without ffmpeg)
           streamdeblur shards  --config <json> | --input <folder> [--recursive] --shard-count <n>   (which shard holds what)
           streamdeblur --help
         """;
@@ -28,7 +29,7 @@ public sealed class CommandLine
         ["shards"] = ["config", "input", "recursive", "shard-count", "log-level"],
         ["compare"] = ["before", "after", "image", "frames", "crop", "log-level"],
         ["eval"] = ["dir", "config", "model", "json", "save", "log-level"],
-        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts", "clip"],
+        ["bench"] = ["input", "config", "frames", "json", "streams", "log-level", "skip-peer", "parts", "clip", "make-clip"],
     };
 
     /// <summary>Options that take no value: present means true.</summary>

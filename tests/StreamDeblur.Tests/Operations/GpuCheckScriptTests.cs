@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using OpenCvSharp;
+using StreamDeblur.App;
 using Xunit;
 
 namespace StreamDeblur.Tests.Operations;
@@ -52,6 +54,23 @@ public sealed class GpuCheckScriptTests
         Assert.Contains($"gpu-check: libcublasLt.so.13: {cu13}", stdout);
         Assert.Contains($"gpu-check: libcudnn.so.9: {cudnn}", stdout);
         Assert.Contains("TensorRT 10 not found (libnvinfer.so.10 libnvonnxparser.so.10)", stdout);
+    }
+
+    [Fact]
+    public void TheBenchmarkClipIsMadeWithOpenCvAlone()
+    {
+        // gpu-check.sh makes the benchmark's clip on the GPU machine, which has no ffmpeg: `bench --make-clip`.
+        // 160 frames from the 150-frame sample: the input is looped, as ffmpeg's -stream_loop -1 does.
+        string clip = Path.Combine(TestPaths.TempDir("make-clip"), "clip-720p.mp4");
+        (int frames, Size size, double fps) = BenchCommand.MakeClip(TestPaths.SampleClip, 160, clip);
+        Assert.Equal((160, new Size(1280, 720), 10.0), (frames, size, Math.Round(fps, 1)));
+
+        using var capture = new VideoCapture(clip);
+        using var frame = new Mat();
+        Assert.True(capture.Read(frame));
+        Assert.Equal(new Size(1280, 720), frame.Size());
+        // MPEG-4 Part 2: written as mp4v, which OpenCV's FFmpeg reads back as FMP4.
+        Assert.Contains((int)capture.Get(VideoCaptureProperties.FourCC), new[] { (int)FourCC.FromString("FMP4"), (int)FourCC.FromString("mp4v") });
     }
 
     private static (int Exit, string StdOut, string StdErr) Run(string[] args, Dictionary<string, string> environment)
