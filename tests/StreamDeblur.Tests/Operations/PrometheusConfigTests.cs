@@ -67,7 +67,10 @@ public sealed class PrometheusConfigTests
 
             Assert.True(scraped, $"Prometheus saw up={up}, written={written} (expected {goodFrames})\nworker: {worker.StdErr}");
             Assert.Equal(goodFrames, read);
-            Assert.Equal(1, await QueryAsync(client, "count(streamdeblur_inference_info)"));
+            // One series per loaded model: the single-frame model and, fixed-camera mode being on by default, the two-frame one.
+            Assert.Equal(1, await QueryAsync(client, "count(streamdeblur_inference_info{model=\"deblur-fast\"})"));
+            Assert.Equal(1, await QueryAsync(client, "count(streamdeblur_inference_info{model=\"deblur-fixed\"})"));
+            Assert.Equal(2, await QueryAsync(client, "count(streamdeblur_inference_info)"));
             Assert.Equal(0, await QueryAsync(client, "streamdeblur_stream_up{stream=\"camera\"}"));
 
             // Every dashboard query is valid PromQL to this Prometheus, and names only metrics the worker exports.
