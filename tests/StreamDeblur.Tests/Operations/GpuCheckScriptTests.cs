@@ -108,30 +108,19 @@ public sealed class CudaFatbinPruneTests
         string script = Path.Combine(TestPaths.RepoRoot, "bench", "gpu", "prune_cuda_fatbin.py");
         try
         {
-            Assert.Contains("kept sm_90", Run("python3", script, original, pruned, "--keep", "90"));
-            string[] before = Run("python3", script, original, "--list").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            string[] after = Run("python3", script, pruned, "--list").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Contains("kept sm_90", FfProbe.Tool("python3", script, original, pruned, "--keep", "90"));
+            string[] before = FfProbe.Tool("python3", script, original, "--list").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            string[] after = FfProbe.Tool("python3", script, pruned, "--list").Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Contains(before, line => line.StartsWith("sm_80 ", StringComparison.Ordinal));
             Assert.Equal(before.Single(l => l.StartsWith("sm_90 ", StringComparison.Ordinal)), after.Single(l => l.StartsWith("sm_90 ", StringComparison.Ordinal)));
             Assert.All(after, line => Assert.True(line.StartsWith("sm_90 ", StringComparison.Ordinal) || line.StartsWith("sm_120 ", StringComparison.Ordinal), line)); // sm_120-only binaries stay whole
             Assert.Equal(new FileInfo(original).Length, new FileInfo(pruned).Length);
-            Assert.Equal(Run("readelf", "-lSW", original).Replace(original, ""), Run("readelf", "-lSW", pruned).Replace(pruned, ""));
+            Assert.Equal(FfProbe.Tool("readelf", "-lSW", original).Replace(original, ""), FfProbe.Tool("readelf", "-lSW", pruned).Replace(pruned, ""));
             Assert.Equal(ElfLibrary.Needed(original), ElfLibrary.Needed(pruned));
         }
         finally
         {
             File.Delete(pruned);
         }
-    }
-
-    private static string Run(string program, params string[] args)
-    {
-        var psi = new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using Process process = Process.Start(psi)!;
-        Task<string> errors = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: {errors.Result}");
-        return output;
     }
 }
