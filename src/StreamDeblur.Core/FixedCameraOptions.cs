@@ -43,6 +43,22 @@ public sealed class FixedCameraOptions
     /// <summary>The motion model the alignment fits: translation, euclidean (shift and rotation) or affine.</summary>
     public string Motion { get; set; } = "euclidean";
 
+    /// <summary>
+    /// Verified fusion: measure the blur between the aligned reference and the frame, and where the frame is provably
+    /// the reference seen through that blur, restore it from the frame itself plus the detail the blur took away
+    /// (the network's output everywhere else). Off: the two-frame network's output alone.
+    /// </summary>
+    public bool VerifiedFusion { get; set; } = true;
+
+    /// <summary>A place fails verification where the local RMS difference from the blurred reference exceeds this many times the frame's median.</summary>
+    public double VerifyTolerance { get; set; } = 3;
+
+    /// <summary>Verification works on luma downscaled to at most this width (the restored detail is full-size).</summary>
+    public int VerifyWidth { get; set; } = 1024;
+
+    /// <summary>The largest blur kernel measured, as a fraction of the frame width (its support is bounded by this).</summary>
+    public double MaxKernelFraction { get; set; } = 0.05;
+
     internal void Validate(string key, List<string> errors)
     {
         StreamDeblurOptions.Require(!Enabled || !string.IsNullOrWhiteSpace(Metadata), errors, $"{key}.metadata", "is required while fixed-camera mode is enabled");
@@ -54,6 +70,9 @@ public sealed class FixedCameraOptions
         StreamDeblurOptions.Require(MinAlignmentQuality is > 0 and < 1, errors, $"{key}.min_alignment_quality", $"{MinAlignmentQuality} is outside (0, 1)");
         StreamDeblurOptions.Require(MaxShiftFraction is > 0 and <= 0.5, errors, $"{key}.max_shift_fraction", $"{MaxShiftFraction} is outside (0, 0.5]");
         StreamDeblurOptions.Require(AlignmentWidth is >= 64 and <= 1920, errors, $"{key}.alignment_width", $"{AlignmentWidth} is outside 64..1920");
+        StreamDeblurOptions.Require(VerifyTolerance is >= 1.5 and <= 20, errors, $"{key}.verify_tolerance", $"{VerifyTolerance} is outside [1.5, 20]");
+        StreamDeblurOptions.Require(VerifyWidth is >= 128 and <= 3840, errors, $"{key}.verify_width", $"{VerifyWidth} is outside 128..3840");
+        StreamDeblurOptions.Require(MaxKernelFraction is >= 0.01 and <= 0.1, errors, $"{key}.max_kernel_fraction", $"{MaxKernelFraction} is outside [0.01, 0.1]");
         StreamDeblurOptions.Require(Motion is "translation" or "euclidean" or "affine", errors, $"{key}.motion", $"'{Motion}' is not one of translation, euclidean, affine");
     }
 }

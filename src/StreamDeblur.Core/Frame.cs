@@ -150,11 +150,33 @@ public sealed class Frame : IDisposable
         Reference = aligned;
     }
 
-    /// <summary>Disposes the frame's reference, if it has one.</summary>
+    /// <summary>
+    /// Verified fusion's result for this frame (fixed-camera mode): where the frame was proved to show the reference
+    /// through one blur, the frame plus the detail the blur took away. The deblur stage blends it into the network's
+    /// output. The frame owns it, and releases it with the reference.
+    /// </summary>
+    public VerifiedReference? Verified { get; private set; }
+
+    /// <summary>Hands verified fusion's result to the frame, which owns it from now on.</summary>
+    public void AttachVerified(VerifiedReference verified)
+    {
+        ArgumentNullException.ThrowIfNull(verified);
+        if (verified.Restored.Size() != Size)
+        {
+            throw new ArgumentException($"a verified reference must be at the frame's size {Width}x{Height}, not {verified.Restored.Width}x{verified.Restored.Height}", nameof(verified));
+        }
+
+        Verified?.Dispose();
+        Verified = verified;
+    }
+
+    /// <summary>Disposes the frame's reference and its verified fusion, if it has them.</summary>
     public void ReleaseReference()
     {
         Reference?.Dispose();
         Reference = null;
+        Verified?.Dispose();
+        Verified = null;
     }
 
     /// <summary>Seconds from capture to now.</summary>

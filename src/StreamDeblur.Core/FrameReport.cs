@@ -82,6 +82,7 @@ public sealed class FrameReport : IDisposable
 
         WriteNumberOrNull("alignment_quality", info.AlignmentQuality, 4);
         _json.WriteNumber("align_ms", Math.Round(info.AlignSeconds * 1000, 3));
+        WriteNumberOrNull("reference_verified_fraction", info.VerifiedFraction, 4);
         WriteNumberOrNull("sharpness_after", frame.SharpnessAfter, 3);
     }
 

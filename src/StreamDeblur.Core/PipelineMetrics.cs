@@ -87,6 +87,19 @@ public static class PipelineMetrics
         "Blur score after deblurring over the score before, per deblurred frame of fixed-camera streams, by whether a reference was used.",
         new HistogramConfiguration { LabelNames = ["stream", "reference"], Buckets = [0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 12, 16] });
 
+    public static readonly Histogram FixedCameraVerified = Metrics.CreateHistogram(
+        "streamdeblur_fixed_camera_verified_ratio",
+        "Per frame deblurred with a reference: the share of the frame that verified fusion proved to be the reference seen through one blur (restored from the frame itself there; the rest is the network's).",
+        new HistogramConfiguration { LabelNames = ["stream"], Buckets = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95] });
+
+    public static readonly Counter FixedCameraVerificationsSkipped = Metrics.CreateCounter(
+        "streamdeblur_fixed_camera_verifications_skipped_total",
+        "Frames with an aligned reference whose verified fusion was skipped: the live stream's keeper was behind its source, or no blur kernel could be measured.",
+        "stream", "reason");
+
+    /// <summary>The reasons of <see cref="FixedCameraVerificationsSkipped"/>.</summary>
+    public static readonly string[] VerificationSkipReasons = ["behind", "no_kernel"];
+
     /// <summary>Publishes a fixed-camera stream's counters at zero, as <see cref="InitialiseStream"/> does.</summary>
     public static void InitialiseFixedCamera(string streamId)
     {
@@ -98,6 +111,11 @@ public static class PipelineMetrics
         foreach (string reason in ReferenceDropReasons)
         {
             FixedCameraReferenceDrops.WithLabels(streamId, reason).IncTo(0);
+        }
+
+        foreach (string reason in VerificationSkipReasons)
+        {
+            FixedCameraVerificationsSkipped.WithLabels(streamId, reason).IncTo(0);
         }
     }
 

@@ -22,13 +22,15 @@ public enum ReferenceOutcome
 /// <param name="ReferenceAgeMs">Stream time from the reference to this frame, in ms (NaN when there was none).</param>
 /// <param name="ReferenceAgeFrames">Frames from the reference to this frame (-1 when there was none).</param>
 /// <param name="AlignmentQuality">The alignment's ECC correlation, -1..1 (NaN when no alignment ran or it failed).</param>
-/// <param name="AlignSeconds">Time the alignment and the warp took.</param>
+/// <param name="AlignSeconds">Time the alignment and the warp took (and verified fusion, when it ran).</param>
+/// <param name="VerifiedFraction">The share of the frame that verified fusion proved to be the reference seen through one blur (NaN when it did not run).</param>
 public readonly record struct FixedCameraInfo(
     ReferenceOutcome Outcome,
     double ReferenceAgeMs,
     long ReferenceAgeFrames,
     double AlignmentQuality,
-    double AlignSeconds)
+    double AlignSeconds,
+    double VerifiedFraction = double.NaN)
 {
     /// <summary>A frame for which no reference was sought: a sharp one, or a live one too late for the network.</summary>
     public static FixedCameraInfo NotNeeded { get; } = new(ReferenceOutcome.NotNeeded, double.NaN, -1, double.NaN, 0);

@@ -110,6 +110,7 @@ public sealed class DeblurStage : IDisposable
                 frame.DeblurSeconds = seconds / batch.Frames.Count;
                 frame.BatchSize = batch.Frames.Count;
                 frame.ReferenceUsed = batch.WithReference;
+                frame.Verified?.BlendInto(frame.Image); // verified fusion: the proven part from the frame itself
                 frame.ReleaseReference();
                 PipelineMetrics.FramesDeblurred.WithLabels(frame.StreamId).Inc();
                 if (frame.FixedCamera is { } info)

@@ -46,6 +46,9 @@ public sealed class FixedCameraConfigTests
     [InlineData("max_shift_fraction", "0.9")]
     [InlineData("alignment_width", "16")]
     [InlineData("motion", "\"homography\"")]
+    [InlineData("verify_tolerance", "1")]
+    [InlineData("verify_width", "64")]
+    [InlineData("max_kernel_fraction", "0.5")]
     [InlineData("metadata", "\"\"")]
     public void EachBadValueGetsItsOwnLineNamingItsKey(string key, string value)
     {

@@ -91,6 +91,9 @@ public sealed class RouteDispatcher(string streamId, bool isLive, TimeSpan laten
     /// <summary>A live frame already over half the latency budget: if blurry, it passes through without the network.</summary>
     public bool IsLate(Frame frame) => isLive && frame.AgeSeconds > latencyBudget.TotalSeconds / 2;
 
+    /// <summary>A live frame already over a quarter of the latency budget: optional work before the network (verified fusion) is skipped for it.</summary>
+    public bool IsBehind(Frame frame) => isLive && frame.AgeSeconds > latencyBudget.TotalSeconds / 4;
+
     private static async ValueTask WriteOrDisposeAsync(StreamTail tail, Frame frame, CancellationToken cancellationToken)
     {
         try

@@ -16,6 +16,9 @@ namespace StreamDeblur.Video.FixedCamera;
 /// thumbnails that no longer correlate (a cut, a PTZ move), or an alignment shift over the limit (a PTZ move).</item>
 /// <item>To a blurry frame it hands an aligned copy of the reference (<see cref="ReferenceAligner"/>), which the
 /// frame owns; a failed or poor alignment hands nothing, and the frame is deblurred single-frame.</item>
+/// <item>With verified fusion on, it also measures the blur between the aligned reference and the frame and hands
+/// the frame the part of it that is provably the reference seen through that blur (<see cref="ReferenceVerifier"/>).
+/// A live frame that is already behind skips this, so that the source does not drop frames.</item>
 /// </list>
 /// Frames reach it in source order (deblurred frames return to their stream after it), and a frame that is
 /// not newer than the reference is never compared with it, so a reference never travels back in time.
@@ -27,6 +30,7 @@ public sealed class ReferenceKeeperStage : IDisposable
     private readonly BlurOptions _blur;
     private readonly RouteDispatcher _dispatcher;
     private readonly ReferenceAligner _aligner;
+    private readonly ReferenceVerifier _verifier;
 
     // The reference: its pixels in the layout it was decoded in, where it came from, and what is derived from it.
     private readonly Mat _reference = new();
@@ -47,6 +51,7 @@ public sealed class ReferenceKeeperStage : IDisposable
     private readonly Mat _scene = new();
     private long _sceneSequence = -1;
     private readonly Mat _luma = new();
+    private readonly Mat _frameBgr = new();
 
     public ReferenceKeeperStage(string streamId, FixedCameraOptions options, BlurOptions blur, RouteDispatcher dispatcher)
     {
@@ -55,6 +60,7 @@ public sealed class ReferenceKeeperStage : IDisposable
         _blur = blur;
         _dispatcher = dispatcher;
         _aligner = new ReferenceAligner(options);
+        _verifier = new ReferenceVerifier(options);
     }
 
     /// <summary>The sequence number of the frame held as the reference, or null when none is held.</summary>
@@ -197,9 +203,39 @@ public sealed class ReferenceKeeperStage : IDisposable
             Drop("scene_change"); // a PTZ move: the reference shows another view now
         }
 
+        PipelineMetrics.StageDuration.WithLabels("align").Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        double verified = outcome == ReferenceOutcome.Used && _options.VerifiedFusion ? VerifyAndAttach(frame, alignment) : double.NaN;
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        PipelineMetrics.StageDuration.WithLabels("align").Observe(seconds);
-        return new FixedCameraInfo(outcome, ageMs, ageFrames, alignment.Quality, seconds);
+        return new FixedCameraInfo(outcome, ageMs, ageFrames, alignment.Quality, seconds, verified);
+    }
+
+    /// <summary>Verified fusion for a frame that carries its aligned reference; the verified fraction, or NaN when skipped.</summary>
+    private double VerifyAndAttach(Frame frame, Alignment alignment)
+    {
+        if (_dispatcher.IsBehind(frame))
+        {
+            PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "behind").Inc();
+            return double.NaN;
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr);
+        using Mat reference = ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size);
+        (VerifiedReference? result, double fraction, string? failure) = _verifier.Verify(bgr, reference);
+        PipelineMetrics.StageDuration.WithLabels("verify").Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        if (failure is not null)
+        {
+            PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "no_kernel").Inc();
+            return double.NaN;
+        }
+
+        PipelineMetrics.FixedCameraVerified.WithLabels(_streamId).Observe(fraction);
+        if (result is not null)
+        {
+            frame.AttachVerified(result);
+        }
+
+        return fraction;
     }
 
     /// <summary>The reference as BGR: the buffer itself, or (I420) a conversion made once per reference.</summary>
@@ -222,6 +258,8 @@ public sealed class ReferenceKeeperStage : IDisposable
     public void Dispose()
     {
         _aligner.Dispose();
+        _verifier.Dispose();
+        _frameBgr.Dispose();
         _reference.Dispose();
         _referenceScene.Dispose();
         _referenceLuma.Dispose();

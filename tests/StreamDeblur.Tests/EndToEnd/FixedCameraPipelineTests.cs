@@ -107,6 +107,14 @@ public sealed class FixedCameraPipelineTests
                 Assert.InRange(line.GetProperty("alignment_quality").GetDouble(), -1, 1);
                 Assert.True(line.GetProperty("align_ms").GetDouble() > 0);
             }
+
+            // Verified fusion runs on every frame deblurred with its reference (a file stream never skips it).
+            JsonElement verified = line.GetProperty("reference_verified_fraction");
+            Assert.Equal(outcome == "used", verified.ValueKind == JsonValueKind.Number);
+            if (outcome == "used")
+            {
+                Assert.InRange(verified.GetDouble(), 0, 1);
+            }
         }
 
         // Each burst starts one frame after a sharp frame: its first frame's reference is 100 ms old.
@@ -135,6 +143,10 @@ public sealed class FixedCameraPipelineTests
         Assert.True(scrape.Has("streamdeblur_fixed_camera_reference_drops_total", ("stream", stream), ("reason", "age")));
         Assert.True(scrape.Has("streamdeblur_deblur_sharpness_gain_ratio_bucket", ("stream", stream), ("reference", "used")));
         Assert.True(scrape.Has("streamdeblur_stage_duration_seconds_count", ("stage", "align")));
+        Assert.Equal(Outcome("used"), scrape.Value("streamdeblur_fixed_camera_verified_ratio_count", ("stream", stream)));
+        Assert.Equal(0, scrape.Value("streamdeblur_fixed_camera_verifications_skipped_total", ("stream", stream), ("reason", "behind")));
+        Assert.True(deblurred.Where(l => l.GetProperty("reference_outcome").GetString() == "used").Average(l => l.GetProperty("reference_verified_fraction").GetDouble()) > 0.2,
+            "verified fusion should prove a good share of the sample's static scene");
     }
 
     /// <summary>

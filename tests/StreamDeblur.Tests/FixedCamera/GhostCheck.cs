@@ -20,10 +20,12 @@ namespace StreamDeblur.Tests.FixedCamera;
 /// <param name="VanishedSingleVsReference">The same for the single-frame output.</param>
 /// <param name="WholeFixed">PSNR of the whole frame against the sharp current frame, two-frame route.</param>
 /// <param name="WholeSingle">The same, single-frame route.</param>
+/// <param name="VerifiedFraction">The share of the frame that verified fusion proved (NaN when it did not run).</param>
 public sealed record GhostPair(
     int Reference, int Current, int AppearedPixels, int VanishedPixels, bool ReferenceUsed,
     double AppearedFixed, double AppearedSingle, double VanishedFixed, double VanishedSingle,
-    double VanishedFixedVsReference, double VanishedSingleVsReference, double WholeFixed, double WholeSingle)
+    double VanishedFixedVsReference, double VanishedSingleVsReference, double WholeFixed, double WholeSingle,
+    double VerifiedFraction = double.NaN)
 {
     /// <summary>How much closer the two-frame output is to the current frame than to the reference where an object left.</summary>
     public double VanishedMargin => VanishedFixed - VanishedFixedVsReference;
@@ -31,7 +33,7 @@ public sealed record GhostPair(
     public override string ToString() =>
         $"{Reference}->{Current}: appeared {AppearedPixels} px fixed {AppearedFixed:F2} single {AppearedSingle:F2} dB; " +
         $"vanished {VanishedPixels} px fixed {VanishedFixed:F2} single {VanishedSingle:F2} dB, vs reference fixed {VanishedFixedVsReference:F2} " +
-        $"single {VanishedSingleVsReference:F2} dB (margin {VanishedMargin:F2}); whole fixed {WholeFixed:F2} single {WholeSingle:F2} dB; reference used {ReferenceUsed}";
+        $"single {VanishedSingleVsReference:F2} dB (margin {VanishedMargin:F2}); whole fixed {WholeFixed:F2} single {WholeSingle:F2} dB; reference used {ReferenceUsed}, verified {VerifiedFraction:P0}";
 }
 
 /// <summary>
@@ -107,7 +109,8 @@ public sealed class GhostCheck : IDisposable
                 Psnr(fixedFrame.Image, sharpCurrent, appeared), Psnr(singleFrame.Image, sharpCurrent, appeared),
                 Psnr(fixedFrame.Image, sharpCurrent, vanished), Psnr(singleFrame.Image, sharpCurrent, vanished),
                 Psnr(fixedFrame.Image, alignedReference, vanished), Psnr(singleFrame.Image, alignedReference, vanished),
-                Cv2.PSNR(fixedFrame.Image, sharpCurrent), Cv2.PSNR(singleFrame.Image, sharpCurrent)));
+                Cv2.PSNR(fixedFrame.Image, sharpCurrent), Cv2.PSNR(singleFrame.Image, sharpCurrent),
+                fixedFrame.FixedCamera?.VerifiedFraction ?? double.NaN));
         }
 
         return results;
