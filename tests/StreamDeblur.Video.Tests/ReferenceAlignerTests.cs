@@ -112,6 +112,26 @@ public sealed class ReferenceAlignerTests
     }
 
     /// <summary>Registers a sharp reference to a frame (blurred first by a shake kernel when a seed is given).</summary>
+    [Fact]
+    public void VerifiedFusionGetsAnExactCopyMovedByWholePixelsWhenTheWarpIsAShift()
+    {
+        using Mat sharp = SampleFrames.Frame(70);
+        var shift = new Alignment(true, 0.99, 3.2, new double[,] { { 1, 0, 2.4 }, { 0, 1, -3.6 } }, null);
+        using Mat moved = ReferenceAligner.WarpForDetail(sharp, shift, sharp.Size());
+        // Frame pixel (x, y) shows reference pixel (x + 2, y - 4): the shift rounded, no interpolation.
+        using var expected = new Mat(sharp, new Rect(2, 0, sharp.Width - 2, sharp.Height - 4));
+        using var got = new Mat(moved, new Rect(0, 4, sharp.Width - 2, sharp.Height - 4));
+        Assert.Equal(0, Cv2.Norm(expected, got, NormTypes.INF));
+
+        // A rotation that moves the corners by pixels is warped (bicubic), not shifted.
+        double a = 0.5 * Math.PI / 180;
+        var rotation = new Alignment(true, 0.99, 0, new double[,] { { Math.Cos(a), -Math.Sin(a), 0 }, { Math.Sin(a), Math.Cos(a), 0 } }, null);
+        using Mat rotated = ReferenceAligner.WarpForDetail(sharp, rotation, sharp.Size());
+        using Mat bilinear = ReferenceAligner.Warp(sharp, rotation, sharp.Size());
+        Assert.True(Cv2.Norm(sharp, rotated, NormTypes.L1) > 0);
+        Assert.True(Cv2.PSNR(rotated, bilinear) > 30, "the bicubic and the bilinear warps should show the same rotated view");
+    }
+
     private static Alignment Align(Mat reference, Mat frame, int? blurSeed)
     {
         using Mat kernel = SampleFrames.ShakeKernel(blurSeed ?? 0, 15);
