@@ -91,8 +91,13 @@ public sealed class RouteDispatcher(string streamId, bool isLive, TimeSpan laten
     /// <summary>A live frame already over half the latency budget: if blurry, it passes through without the network.</summary>
     public bool IsLate(Frame frame) => isLive && frame.AgeSeconds > latencyBudget.TotalSeconds / 2;
 
-    /// <summary>A live frame already over a quarter of the latency budget: optional work before the network (verified fusion) is skipped for it.</summary>
-    public bool IsBehind(Frame frame) => isLive && frame.AgeSeconds > latencyBudget.TotalSeconds / 4;
+    /// <summary>
+    /// A live frame already over a quarter of the latency budget, or one with frames queued behind it in
+    /// <paramref name="waiting"/> (the stage is behind its source, whose queue drops the oldest when full): optional
+    /// work before the network (verified fusion) is skipped for it. Files are never behind: they wait.
+    /// </summary>
+    public bool IsBehind(Frame frame, ChannelReader<Frame>? waiting = null) =>
+        isLive && (frame.AgeSeconds > latencyBudget.TotalSeconds / 4 || (waiting is { CanCount: true } && waiting.Count > 0));
 
     private static async ValueTask WriteOrDisposeAsync(StreamTail tail, Frame frame, CancellationToken cancellationToken)
     {

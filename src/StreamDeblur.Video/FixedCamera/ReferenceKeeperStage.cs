@@ -18,7 +18,8 @@ namespace StreamDeblur.Video.FixedCamera;
 /// frame owns; a failed or poor alignment hands nothing, and the frame is deblurred single-frame.</item>
 /// <item>With verified fusion on, it also measures the blur between the aligned reference and the frame and hands
 /// the frame the part of it that is provably the reference seen through that blur (<see cref="ReferenceVerifier"/>).
-/// A live frame that is already behind skips this, so that the source does not drop frames.</item>
+/// A live frame that is already behind (late, or with frames queued behind it) skips this, so that the source does
+/// not drop frames.</item>
 /// </list>
 /// Frames reach it in source order (deblurred frames return to their stream after it), and a frame that is
 /// not newer than the reference is never compared with it, so a reference never travels back in time.
@@ -31,6 +32,7 @@ public sealed class ReferenceKeeperStage : IDisposable
     private readonly RouteDispatcher _dispatcher;
     private readonly ReferenceAligner _aligner;
     private readonly ReferenceVerifier _verifier;
+    private ChannelReader<Frame>? _judged; // the keeper's input, to tell when a live stream's keeper is behind
 
     // The reference: its pixels in the layout it was decoded in, where it came from, and what is derived from it.
     private readonly Mat _reference = new();
@@ -70,8 +72,11 @@ public sealed class ReferenceKeeperStage : IDisposable
     internal Mat ReferenceBuffer => _reference;
 
     /// <summary>Keeps, drops or hands out the reference for each judged frame, then routes the frame.</summary>
-    public Task RunAsync(ChannelReader<Frame> judged, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken) =>
-        _dispatcher.RunAsync(judged, tail, blurry, Keep, cancellationToken);
+    public Task RunAsync(ChannelReader<Frame> judged, StreamTail tail, ChannelWriter<Frame> blurry, CancellationToken cancellationToken)
+    {
+        _judged = judged;
+        return _dispatcher.RunAsync(judged, tail, blurry, Keep, cancellationToken);
+    }
 
     /// <summary>
     /// The keeper's work on one judged frame, in stream order: drops a stale or mismatched reference, takes
@@ -212,7 +217,7 @@ public sealed class ReferenceKeeperStage : IDisposable
     /// <summary>Verified fusion for a frame that carries its aligned reference; the verified fraction, or NaN when skipped.</summary>
     private double VerifyAndAttach(Frame frame, Alignment alignment)
     {
-        if (_dispatcher.IsBehind(frame))
+        if (_dispatcher.IsBehind(frame, _judged))
         {
             PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "behind").Inc();
             return double.NaN;
