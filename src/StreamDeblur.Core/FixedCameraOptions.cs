@@ -50,6 +50,12 @@ public sealed class FixedCameraOptions
     /// </summary>
     public bool VerifiedFusion { get; set; } = true;
 
+    /// <summary>
+    /// Verified fusion on live streams too. Off by default: it costs a few hundred ms per blurry frame on a small CPU,
+    /// on the stream's keeper thread, and a live source drops frames while its keeper is busy. Files always verify.
+    /// </summary>
+    public bool VerifyLive { get; set; }
+
     /// <summary>A place fails verification where the local RMS difference from the blurred reference exceeds this many times the frame's median.</summary>
     public double VerifyTolerance { get; set; } = 3;
 

@@ -88,6 +88,9 @@ public sealed class RouteDispatcher(string streamId, bool isLive, TimeSpan laten
         }
     }
 
+    /// <summary>True for a live stream (frames may be skipped or dropped), false for a file (everything waits).</summary>
+    public bool IsLive => isLive;
+
     /// <summary>A live frame already over half the latency budget: if blurry, it passes through without the network.</summary>
     public bool IsLate(Frame frame) => isLive && frame.AgeSeconds > latencyBudget.TotalSeconds / 2;
 

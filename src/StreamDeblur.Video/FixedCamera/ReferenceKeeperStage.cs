@@ -217,6 +217,12 @@ public sealed class ReferenceKeeperStage : IDisposable
     /// <summary>Verified fusion for a frame that carries its aligned reference; the verified fraction, or NaN when skipped.</summary>
     private double VerifyAndAttach(Frame frame, Alignment alignment)
     {
+        if (_dispatcher.IsLive && !_options.VerifyLive)
+        {
+            PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "live").Inc();
+            return double.NaN;
+        }
+
         if (_dispatcher.IsBehind(frame, _judged))
         {
             PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "behind").Inc();

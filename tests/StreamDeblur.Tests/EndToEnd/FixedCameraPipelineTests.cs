@@ -172,6 +172,8 @@ public sealed class FixedCameraPipelineTests
         Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "skipped_overload"), l => Assert.False(l.GetProperty("reference_used").GetBoolean()));
         Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "deblurred"), l => Assert.NotEqual(JsonValueKind.Null, l.GetProperty("reference_outcome").ValueKind));
         Assert.Contains(blurry, l => l.GetProperty("reference_used").GetBoolean());
+        // Verified fusion is off on live streams by default (verify_live): their keeper must keep up with the source.
+        Assert.All(blurry, l => Assert.Equal(JsonValueKind.Null, l.GetProperty("reference_verified_fraction").ValueKind));
     }
 
     /// <summary>A frame as it left the pipeline for the encoder: its route and a hash of its pixels.</summary>
