@@ -13,8 +13,8 @@ namespace StreamDeblur.Video.FixedCamera;
 /// frame exceeds <see cref="FixedCameraOptions.VerifyTolerance"/> × the frame's median: something moved, appeared,
 /// left or changed its light there.</item>
 /// <item>Measure k again without those places, and mark again.</item>
-/// <item>Grow every mark by the kernel's reach from its centre of mass (a change blurs into its surroundings), leave out the border,
-/// and feather the rest into a weight 0..1.</item>
+/// <item>Grow every mark by the kernel's reach from its centre of mass (a change blurs into its surroundings), and
+/// feather the rest into a weight 0..1. The frame's border is judged like the rest (see <see cref="FinalWeight"/>).</item>
 /// </list>
 /// Where the weight is 1 the output is frame + gain·(reference − k ∗ reference), the reference taken at the centre of
 /// mass of k (the frame's own position); where it is 0, the network's. Holds
@@ -77,7 +77,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         }
 
         double gain = Disagreement(kernel, _weight, _disagree);
-        using Mat weight = FinalWeight(_disagree, BlurKernelEstimator.Reach(kernel), border);
+        using Mat weight = FinalWeight(_disagree, BlurKernelEstimator.Reach(kernel));
         double fraction = Cv2.Mean(weight).Val0;
         if (fraction < 0.01)
         {
@@ -145,7 +145,10 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         }
 
         Cv2.BitwiseNot(grown, good);
-        Cv2.Rectangle(good, new Rect(0, 0, good.Width, good.Height), Scalar.All(0), border);
+        if (border > 0)
+        {
+            Cv2.Rectangle(good, new Rect(0, 0, good.Width, good.Height), Scalar.All(0), border);
+        }
     }
 
     /// <summary>
@@ -181,15 +184,20 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         return gain;
     }
 
-    /// <summary>The weight at analysis size: 0 on the marks grown by the kernel's support and a feather, and at the border.</summary>
-    private static Mat FinalWeight(Mat marks, int support, int border)
+    /// <summary>
+    /// The weight at analysis size: 0 on the marks grown by the kernel's support and a feather, 1 elsewhere. The
+    /// border is not left out here: the blurred reference there is taken with its edge pixels repeated, and wherever
+    /// the frame's own edge saw something else (the view beyond the frame, an object coming in) it disagrees and is
+    /// marked like any other change.
+    /// </summary>
+    private static Mat FinalWeight(Mat marks, int support)
     {
         int feather = Math.Max(2, support / 2);
         using var good = new Mat();
-        Grow(marks, support + (2 * feather), border + (2 * feather), good);
+        Grow(marks, support + (2 * feather), 0, good);
         var weight = new Mat();
         good.ConvertTo(weight, MatType.CV_32F, 1.0 / 255);
-        Cv2.GaussianBlur(weight, weight, new Size(0, 0), feather);
+        Cv2.GaussianBlur(weight, weight, new Size(0, 0), feather, 0, BorderTypes.Replicate);
         return weight;
     }
 
