@@ -41,6 +41,48 @@ public sealed class ReferenceVerifierTests
         Assert.True(psnr > 38, $"the reference blurred by the estimate against the blurry frame: {psnr:F2} dB");
     }
 
+    [Theory]
+    [InlineData(1)] // a luma plane
+    [InlineData(3)] // a BGR frame
+    public void AStrokeKernelIsAppliedAsTheSameConvolutionThatFilter2DComputes(int channels)
+    {
+        using Mat frame = SampleFrames.Frame(80);
+        using var image = new Mat();
+        if (channels == 1)
+        {
+            using var gray = new Mat();
+            Cv2.CvtColor(frame, gray, ColorConversionCodes.BGR2GRAY);
+            gray.ConvertTo(image, MatType.CV_32F);
+        }
+        else
+        {
+            frame.ConvertTo(image, MatType.CV_32FC3);
+        }
+
+        // A shake kernel placed off the middle of a 41² square, as the estimator returns one for a misaligned pair.
+        using Mat shake = SampleFrames.ShakeKernel(4, 15);
+        using var kernel = new Mat(41, 41, MatType.CV_32FC1, Scalar.All(0));
+        using (var target = new Mat(kernel, new Rect(20, 14, shake.Cols, shake.Rows)))
+        {
+            shake.CopyTo(target);
+        }
+
+        Assert.InRange(Cv2.CountNonZero(kernel), 2, BlurKernelEstimator.SparseTaps);
+        using var expected = new Mat();
+        using var flipped = new Mat();
+        Cv2.Flip(kernel, flipped, FlipMode.XY);
+        Cv2.Filter2D(image, expected, MatType.CV_32F, flipped, borderType: BorderTypes.Replicate);
+        using var actual = new Mat();
+
+        BlurKernelEstimator.Convolve(image, kernel, actual);
+
+        Assert.Equal(expected.Type(), actual.Type());
+        using var difference = new Mat();
+        Cv2.Absdiff(expected, actual, difference);
+        Cv2.MinMaxLoc(difference.Reshape(1), out _, out double worst);
+        Assert.True(worst < 1e-3, $"largest difference from filter2D: {worst}");
+    }
+
     [Fact]
     public void AnObjectThatAppearedOrLeftIsNeverVerifiedAndTheStaticSceneIs()
     {
