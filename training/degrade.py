@@ -494,17 +494,19 @@ class FixedCameraGenerator(PairGenerator):
     stills: the same scene. In both, the reference then gets what the product's reference has after alignment:
     a residual misalignment (sub-pixel to 2 px, a fraction of a degree), a lighting drift, its own sensor noise and
     the same codec as the current frame. Some references hold an object that has gone from the current frame
-    (`vanished`), some current frames hold a moving object that the reference lacks (the degradation's `objects`),
+    (`vanished` for stills, `vanished_in_clips` for clips, where people and cars also leave on their own), some
+    current frames hold a moving object that the reference lacks (the degradation's `objects`),
     and a few references are of another scene altogether (`unrelated`, a missed cut): the target is always the
     current sharp frame, so the network learns to take from the reference only what the present frame shows."""
 
     def __init__(self, images, clips, crop, seed, degradation=None, weights=None, clip_share=0.6,
-                 vanished=0.25, unrelated=0.05, **kw):
+                 vanished=0.25, unrelated=0.05, vanished_in_clips=0.0, **kw):
         super().__init__(images, crop, seed, degradation, weights, **kw)
         self.clips = [c for c in clips if min(c.shape[1:3]) >= self.big]
         if not self.clips:
             raise ValueError(f"no clip is large enough for {self.big} px crops")
         self.clip_share, self.vanished, self.unrelated = clip_share, vanished, unrelated
+        self.vanished_in_clips = vanished_in_clips
 
     def _clip_scenes(self, rng):
         clip = self.clips[int(rng.integers(len(self.clips)))]
@@ -537,14 +539,16 @@ class FixedCameraGenerator(PairGenerator):
         if rng.random() < self.clip_share:
             scene, ref, frame_width, info = self._clip_scenes(rng)
             info["source"] = "clip"
+            vanished = self.vanished_in_clips
         else:
             scene, frame_width = self._scene(rng)
             ref = scene.copy()
             info["source"] = "still"
-            if rng.random() < self.vanished:  # an object that has left since the reference
-                fg, alpha = self._object(rng)
-                ref = (alpha[..., None] * fg + (1 - alpha[..., None]) * ref).round().astype(np.uint8)
-                info["vanished_object"] = True
+            vanished = self.vanished
+        if vanished > 0 and rng.random() < vanished:  # an object that has left since the reference
+            fg, alpha = self._object(rng)
+            ref = (alpha[..., None] * fg + (1 - alpha[..., None]) * ref).round().astype(np.uint8)
+            info["vanished_object"] = True
         if rng.random() < self.unrelated:
             ref, _ = self._scene(rng)
             info["unrelated_reference"] = True

@@ -26,6 +26,7 @@ measured 18-24 times slower, so it is an option, off unless the options file or 
 """
 import argparse
 import copy
+import inspect
 import json
 import math
 import os
@@ -210,6 +211,9 @@ def main():
     ap.add_argument("--degrade", action="append", default=[], metavar="KEY=VALUE",
                     help="with --branch: change one degradation switch for the branch's training pairs, e.g. "
                          "noise=false (an ablation); the val pairs keep the source run's degradation")
+    ap.add_argument("--fixed-camera", action="append", default=[], metavar="KEY=VALUE",
+                    help="with --branch: change one switch of the fixed-camera triplets for the branch's training, "
+                         "e.g. vanished_in_clips=0.3; the val triplets keep the source run's")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -245,6 +249,18 @@ def main():
             options["degradation"][key] = json.loads(value)
             print(f"degradation {key} = {options['degradation'][key]} for this branch", flush=True)
         degrade.Degradation.from_dict(options["degradation"])  # validates the switch
+    val_data = copy.deepcopy(options.get("val_data", options["data"]))
+    if a.fixed_camera:
+        if not a.branch or os.path.exists(resume_path) or not options["data"].get("fixed_camera"):
+            sys.exit("--fixed-camera is for a new --branch of a fixed-camera run")
+        options["val_data"] = val_data
+        known = inspect.signature(degrade.FixedCameraGenerator.__init__).parameters
+        for item in a.fixed_camera:
+            key, _, value = item.partition("=")
+            if key not in known or key in ("self", "images", "clips", "crop", "seed", "degradation", "weights", "kw"):
+                sys.exit(f"--fixed-camera: unknown switch {key}")
+            options["data"]["fixed_camera"][key] = json.loads(value)
+            print(f"fixed-camera {key} = {options['data']['fixed_camera'][key]} for this branch", flush=True)
     for item in a.set:
         key, _, value = item.partition("=")
         if key not in TRAIN_DEFAULTS:
@@ -310,6 +326,7 @@ def main():
     val_options = copy.deepcopy(options)
     val_options["train"]["crop"] = t["val_crop"]  # the val pairs stay the same when the training crop changes
     val_options["degradation"] = val_degradation  # ... and when an ablation branch changes a switch
+    val_options["data"] = val_data
     val_gen = make_generator(a.datasets, val_options, "val", 10 ** 6 + t["seed"])
     vb = [val_gen.batch(i, 8)[:-1] for i in range(t["val_pairs"] // 8)]
     val = tuple(np.concatenate([b[k] for b in vb]) for k in range(len(vb[0])))
