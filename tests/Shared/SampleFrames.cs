@@ -61,11 +61,39 @@ public static class SampleFrames
         return kernel;
     }
 
-    /// <summary>The image blurred by <paramref name="kernel"/> (replicated border); the caller owns the result.</summary>
+    /// <summary>
+    /// The 8-bit image blurred by <paramref name="kernel"/> in linear light, as a camera's exposure blurs it (the sRGB
+    /// curve undone, blurred with a replicated border, redone); the caller owns the result.
+    /// </summary>
     public static Mat Blur(Mat image, Mat kernel)
     {
-        var blurred = new Mat();
-        Cv2.Filter2D(image, blurred, -1, kernel, borderType: BorderTypes.Replicate);
+        // Written out here, apart from the product's own curve, so that a test does not check the product against itself.
+        static double Decode(double c) => c <= 0.04045 ? c / 12.92 : Math.Pow((c + 0.055) / 1.055, 2.4);
+        static double Encode(double x) => x <= 0.0031308 ? 12.92 * x : (1.055 * Math.Pow(x, 1 / 2.4)) - 0.055;
+
+        using Mat codes = image.Reshape(1, image.Rows);
+        codes.GetArray(out byte[] bytes);
+        var linear = new float[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            linear[i] = (float)Decode(bytes[i] / 255.0);
+        }
+
+        using var light = new Mat(codes.Rows, codes.Cols, MatType.CV_32FC1);
+        light.SetArray(linear);
+        using Mat lightColour = light.Reshape(image.Channels(), image.Rows);
+        using var blurredLight = new Mat();
+        Cv2.Filter2D(lightColour, blurredLight, -1, kernel, borderType: BorderTypes.Replicate);
+        using Mat blurredFlat = blurredLight.Reshape(1, image.Rows);
+        blurredFlat.GetArray(out float[] values);
+        for (int i = 0; i < values.Length; i++)
+        {
+            bytes[i] = (byte)Math.Round(255 * Encode(Math.Clamp(values[i], 0f, 1f)));
+        }
+
+        var blurred = new Mat(image.Rows, image.Cols, image.Type());
+        using Mat blurredCodes = blurred.Reshape(1, image.Rows);
+        blurredCodes.SetArray(bytes);
         return blurred;
     }
 

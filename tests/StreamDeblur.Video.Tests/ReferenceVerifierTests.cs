@@ -220,12 +220,13 @@ public sealed class ReferenceVerifierTests
         return result;
     }
 
+    /// <summary>Luma in linear light (0..255), where SampleFrames.Blur blurs as an exposure does.</summary>
     private static Mat Luma(Mat bgr)
     {
-        using var gray = new Mat();
-        Cv2.CvtColor(bgr, gray, ColorConversionCodes.BGR2GRAY);
+        using var linear = new Mat();
+        SrgbCurve.Linearise(bgr, linear);
         var luma = new Mat();
-        gray.ConvertTo(luma, MatType.CV_32F);
+        Cv2.CvtColor(linear, luma, ColorConversionCodes.BGR2GRAY);
         return luma;
     }
 

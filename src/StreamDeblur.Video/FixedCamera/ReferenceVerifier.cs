@@ -13,11 +13,14 @@ namespace StreamDeblur.Video.FixedCamera;
 /// frame exceeds <see cref="FixedCameraOptions.VerifyTolerance"/> × the frame's median: something moved, appeared,
 /// left or changed its light there.</item>
 /// <item>Measure k again without those places, and mark again.</item>
-/// <item>Grow every mark by the kernel's reach from its centre of mass (a change blurs into its surroundings), and
-/// feather the rest into a weight 0..1. The frame's border is judged like the rest (see <see cref="FinalWeight"/>).</item>
+/// <item>Fill each mark's convex hull (an object is solid: where its inside happens to match the blurred scene within
+/// the noise, it is still the object), grow every mark by the kernel's reach from its centre of mass (a change blurs
+/// into its surroundings), and feather the rest into a weight 0..1. The frame's border is judged like the rest (see <see cref="FinalWeight"/>).</item>
 /// </list>
 /// Where the weight is 1 the output is frame + gain·(reference − k ∗ reference), the reference taken at the centre of
-/// mass of k (the frame's own position); where it is 0, the network's. Holds
+/// mass of k (the frame's own position); where it is 0, the network's. The kernel is measured, the reference blurred
+/// and the detail added in linear light, where an exposure integrates it (<see cref="SrgbCurve"/>); the differences
+/// are judged on the sRGB codes, where a camera's noise is about even from shadows to highlights. Holds
 /// scratch images: one instance per stream, one thread.
 /// </summary>
 public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
@@ -30,6 +33,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
 
     private readonly BlurKernelEstimator _estimator = new();
     private readonly Mat _frameLuma = new();
+    private readonly Mat _frameCodes = new();
     private readonly Mat _referenceLuma = new();
     private readonly Mat _blurredReference = new();
     private readonly Mat _weight = new();
@@ -51,6 +55,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         var analysis = new Size(Math.Max(16, (int)Math.Round(frame.Width * scale)), Math.Max(16, (int)Math.Round(frame.Height * scale)));
         Luma(frame, analysis, _frameLuma);
         Luma(reference, analysis, _referenceLuma);
+        SrgbCurve.Encode(_frameLuma, _frameCodes, MatType.CV_32F);
         int radius = Math.Max(2, (int)Math.Ceiling(options.MaxKernelFraction * analysis.Width / 2));
         int border = radius + RmsRadius + 2;
         if (analysis.Width <= 4 * border || analysis.Height <= 4 * border)
@@ -87,19 +92,21 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         return (Restore(frame, reference, kernel, gain, scale, weight), fraction, null);
     }
 
+    /// <summary>The luma of <paramref name="bgr"/> in linear light (float32, 0..255), at <paramref name="size"/>.</summary>
     private static void Luma(Mat bgr, Size size, Mat destination)
     {
+        using var linear = new Mat();
+        SrgbCurve.Linearise(bgr, linear);
         using var gray = new Mat();
-        Cv2.CvtColor(bgr, gray, ColorConversionCodes.BGR2GRAY);
-        using var resized = new Mat();
-        Mat source = gray;
+        Cv2.CvtColor(linear, gray, ColorConversionCodes.BGR2GRAY);
         if (gray.Size() != size)
         {
-            Cv2.Resize(gray, resized, size, interpolation: InterpolationFlags.Area);
-            source = resized;
+            Cv2.Resize(gray, destination, size, interpolation: InterpolationFlags.Area);
         }
-
-        source.ConvertTo(destination, MatType.CV_32F);
+        else
+        {
+            gray.CopyTo(destination);
+        }
     }
 
     /// <summary>1 where both frames agree at a scale coarser than any kernel measured (both downscaled by the kernel radius), feathered; 0 at the border.</summary>
@@ -152,8 +159,9 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
     }
 
     /// <summary>
-    /// Blurs the reference by <paramref name="kernel"/>, fits frame ≈ gain·blurred + offset where <paramref name="weight"/>
-    /// is high, and marks (255) every place whose local RMS residual exceeds the tolerance × the median. Returns the gain.
+    /// Blurs the reference by <paramref name="kernel"/>, fits frame ≈ gain·blurred + offset (in linear light) where
+    /// <paramref name="weight"/> is high, and marks (255) every place whose local RMS residual, on the sRGB codes,
+    /// exceeds the tolerance × the median. Returns the gain.
     /// </summary>
     private double Disagreement(Mat kernel, Mat weight, Mat marks)
     {
@@ -171,8 +179,11 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         double gain = variance > 1e-6 ? Math.Clamp(covariance / variance, 0.5, 2.0) : 1.0;
         double offset = meanF.Val0 - (gain * meanR.Val0);
 
+        using var predicted = new Mat();
+        _blurredReference.ConvertTo(predicted, MatType.CV_32F, gain, offset);
+        SrgbCurve.Encode(predicted, predicted, MatType.CV_32F);
         using var residual = new Mat();
-        Cv2.AddWeighted(_frameLuma, 1.0, _blurredReference, -gain, -offset, residual);
+        Cv2.Subtract(_frameCodes, predicted, residual);
         Cv2.Multiply(residual, residual, residual);
         Cv2.BoxFilter(residual, residual, MatType.CV_32F, new Size((2 * RmsRadius) + 1, (2 * RmsRadius) + 1));
         Cv2.Sqrt(residual, residual);
@@ -192,16 +203,37 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
     /// </summary>
     private static Mat FinalWeight(Mat marks, int support)
     {
+        FillHulls(marks);
+        // The ramp is a Gaussian of sigma feather/2 from the grown edge: at the kernel's support from a mark, two
+        // sigmas inside, the weight is under 0.03.
         int feather = Math.Max(2, support / 2);
         using var good = new Mat();
-        Grow(marks, support + (2 * feather), 0, good);
+        Grow(marks, support + feather, 0, good);
         var weight = new Mat();
         good.ConvertTo(weight, MatType.CV_32F, 1.0 / 255);
-        Cv2.GaussianBlur(weight, weight, new Size(0, 0), feather, 0, BorderTypes.Replicate);
+        Cv2.GaussianBlur(weight, weight, new Size(0, 0), feather / 2.0, 0, BorderTypes.Replicate);
         return weight;
     }
 
-    /// <summary>The frame plus gain × (reference − kernel ∗ reference) at full size, and the weight at full size.</summary>
+    /// <summary>
+    /// Fills the convex hull of every group of marks (marks closer than the RMS window joined into one group), in place.
+    /// </summary>
+    private static void FillHulls(Mat marks)
+    {
+        using var joined = new Mat();
+        using (Mat element = Cv2.GetStructuringElement(MorphShapes.Rect, new Size((2 * RmsRadius) + 1, (2 * RmsRadius) + 1)))
+        {
+            Cv2.Dilate(marks, joined, element);
+        }
+
+        Cv2.FindContours(joined, out Point[][] groups, out _, RetrievalModes.External, ContourApproximationModes.ApproxSimple);
+        foreach (Point[] group in groups)
+        {
+            Cv2.FillConvexPoly(marks, Cv2.ConvexHull(group), Scalar.All(255));
+        }
+    }
+
+    /// <summary>The frame plus gain × (reference − kernel ∗ reference) in linear light at full size, encoded; and the weight at full size.</summary>
     private static VerifiedReference Restore(Mat frame, Mat reference, Mat kernel, double gain, double scale, Mat analysisWeight)
     {
         using var fullKernel = new Mat();
@@ -218,7 +250,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         }
 
         using var referenceFloat = new Mat();
-        reference.ConvertTo(referenceFloat, MatType.CV_32F);
+        SrgbCurve.Linearise(reference, referenceFloat);
         using var blurred = new Mat();
         BlurKernelEstimator.Convolve(referenceFloat, fullKernel, blurred);
 
@@ -236,10 +268,10 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         using var detail = new Mat();
         Cv2.Subtract(centred, blurred, detail);
         using var restoredFloat = new Mat();
-        frame.ConvertTo(restoredFloat, MatType.CV_32F);
+        SrgbCurve.Linearise(frame, restoredFloat);
         Cv2.ScaleAdd(detail, gain, restoredFloat, restoredFloat);
         var restored = new Mat();
-        restoredFloat.ConvertTo(restored, MatType.CV_8U);
+        SrgbCurve.Encode(restoredFloat, restored, MatType.CV_8U);
 
         var weight = new Mat();
         if (analysisWeight.Size() != frame.Size())
@@ -275,6 +307,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
     {
         _estimator.Dispose();
         _frameLuma.Dispose();
+        _frameCodes.Dispose();
         _referenceLuma.Dispose();
         _blurredReference.Dispose();
         _weight.Dispose();
