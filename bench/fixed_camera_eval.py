@@ -3,7 +3,9 @@
 
 For each sharp fixed-camera clip it makes a copy with bursts of synthetic camera shake (every --burst-every frames,
 --burst-length frames long, from --burst-start on; each burst frame moved by up to --shift-px and blurred by its own
-camera-shake kernel from training/blur.py, extent 9-21 px at 768 px wide, plus sigma 0.004 noise), written losslessly
+camera-shake kernel from training/blur.py, extent 9-21 px at 768 px wide, applied in linear light as an exposure
+integrates it (--blur-space srgb blurs the encoded values instead, as this bench did before 2026-12-04), plus sensor
+noise of sigma --noise, 0.004 by default), written losslessly
 (FFV1, yuv420p). Then it runs `streamdeblur run` on it three times, with blur.mode auto, so only the frames the router
 finds blurry go through a network:
   off     fixed_camera.enabled false: single-frame deblurring, exactly as without fixed-camera mode
@@ -20,6 +22,8 @@ Figures, per clip and shift:
     absolute luma step between the two output frames on the static pixels of that pair (where the two sharp frames
     differ by 12 levels or less, dilated as above), divided by the same step in the `source` run's output. Target <= 1.5,
     judged without shake displacement (shift 0): a displaced burst frame is a real step in the sharp source too.
+    `ideal` is the same step for the sharp frames plus the bursts' own noise: the part of the seam that the noise the
+    bench adds to the bursts (and not to the source) makes by itself; --noise 0 measures the seam without it.
 
 Usage (from the repository root, after `dotnet build src/StreamDeblur -c Release`):
   /usr/bin/python3 bench/fixed_camera_eval.py --json bench/results/fixed-camera-<date>.json
@@ -75,20 +79,39 @@ def burst_frames(count, start, every, length):
     return {i for b in range(start, count, every) for i in range(b, min(b + length, count))}
 
 
-def make_clips(source, work, limit, bursts, shift_px, seed):
-    """Writes sharp.mkv (the sharp clip, moved where shaken) and shaken.mkv (the same, blurred in the bursts)."""
+def srgb_to_linear(x):
+    return np.where(x <= 0.04045, x / 12.92, ((np.maximum(x, 0.04045) + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x):
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.maximum(x, 0.0031308) ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def shake(truth, k, blur_space):
+    """The frame seen through kernel k, 0..1: in linear light (what an exposure integrates) or on the sRGB values."""
+    x = truth.astype(np.float32) / 255.0
+    if blur_space == "linear":
+        return linear_to_srgb(blur.apply_kernel(srgb_to_linear(x), k))
+    return blur.apply_kernel(x, k)
+
+
+def make_clips(source, work, limit, bursts, shift_px, seed, noise, blur_space):
+    """Writes sharp.mkv (the sharp clip, moved where shaken), shaken.mkv (the same, blurred in the bursts, with sensor
+    noise of sigma `noise`) and noisy.mkv (the sharp clip with that same noise in the bursts, unblurred: what an ideal
+    restoration that keeps the frame's own noise would write)."""
     cap = cv2.VideoCapture(source)
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     cap.release()
-    sharp_path, shaken_path = os.path.join(work, "sharp.mkv"), os.path.join(work, "shaken.mkv")
-    sharp_out = shaken_out = None
+    sharp_path, shaken_path, noisy_path = (os.path.join(work, f"{n}.mkv") for n in ("sharp", "shaken", "noisy"))
+    sharp_out = shaken_out = noisy_out = None
     moves = {}
     count = 0
     for i, frame in enumerate(frames_of(source, limit)):
         h, w = frame.shape[:2]
         if sharp_out is None:
-            sharp_out, shaken_out = writer(sharp_path, w, h, fps), writer(shaken_path, w, h, fps)
-        truth, blurred = frame, frame
+            sharp_out, shaken_out, noisy_out = (writer(p, w, h, fps) for p in (sharp_path, shaken_path, noisy_path))
+        truth, blurred, noisy = frame, frame, frame
         if i in bursts:
             rng = np.random.default_rng(seed * 100003 + i)
             angle, radius = rng.uniform(0, 2 * np.pi), shift_px * np.sqrt(rng.uniform(0, 1))
@@ -99,17 +122,19 @@ def make_clips(source, work, limit, bursts, shift_px, seed):
                 truth = cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             length = max(5.0, rng.uniform(9, 21) * w / 768)
             k = blur.shake_kernel(rng, length)
-            y = blur.apply_kernel(truth.astype(np.float32) / 255.0, k)
-            y = y + rng.normal(0, 0.004, y.shape).astype(np.float32)
-            blurred = np.clip(np.round(y * 255), 0, 255).astype(np.uint8)
+            y = shake(truth, k, blur_space)
+            n = rng.normal(0, noise, y.shape).astype(np.float32) if noise > 0 else 0
+            blurred = np.clip(np.round((y + n) * 255), 0, 255).astype(np.uint8)
+            noisy = np.clip(np.round((truth.astype(np.float32) / 255.0 + n) * 255), 0, 255).astype(np.uint8)
         sharp_out.stdin.write(truth.tobytes())
         shaken_out.stdin.write(blurred.tobytes())
+        noisy_out.stdin.write(noisy.tobytes())
         count = i + 1
-    for p in (sharp_out, shaken_out):
+    for p in (sharp_out, shaken_out, noisy_out):
         p.stdin.close()
         if p.wait() != 0:
             raise SystemExit("fixed_camera_eval: ffmpeg failed to write the clips")
-    return sharp_path, shaken_path, count, fps, moves
+    return sharp_path, shaken_path, noisy_path, count, fps, moves
 
 
 def base_config():
@@ -168,19 +193,23 @@ def routes(report):
         return [json.loads(line) for line in f]
 
 
-def measure(source, sharp_path, shaken_path, outputs, reports, bursts, moves, limit):
-    """PSNR over the burst frames per region, and the flicker at every route switch, for each output."""
+def measure(source, sharp_path, shaken_path, noisy_path, outputs, reports, bursts, moves, limit):
+    """PSNR over the burst frames per region, and the flicker at every route switch, for each output. The flicker of
+    `ideal` is that of the sharp frame plus the burst's own sensor noise wherever `on` deblurred, and the source's
+    output elsewhere: the floor that the noise added to the bursts sets for any restoration that keeps it."""
     names = list(outputs)
     route = {n: [r["route"] for r in routes(reports[n])] for n in names}
-    streams = [frames_of(source, limit), frames_of(sharp_path), frames_of(shaken_path)] + [frames_of(outputs[n]) for n in names]
+    route["ideal"] = route["on"]
+    streams = [frames_of(source, limit), frames_of(sharp_path), frames_of(shaken_path), frames_of(noisy_path)] + [frames_of(outputs[n]) for n in names]
     psnrs = {n: {"whole": [], "static": [], "moving": []} for n in names + ["blurry"]}
-    steps = {n: [] for n in names if n != "source"}
-    source_steps = {n: [] for n in names if n != "source"}
+    steps = {n: [] for n in names + ["ideal"] if n != "source"}
+    source_steps = {n: [] for n in names + ["ideal"] if n != "source"}
     previous = None
     moving_since_reference = None
     for i, frames in enumerate(zip(*streams)):
-        original, truth, shaken = frames[0], frames[1], frames[2]
-        out = dict(zip(names, frames[3:]))
+        original, truth, shaken, noisy = frames[:4]
+        out = dict(zip(names, frames[4:]))
+        out["ideal"] = noisy if route["on"][i] == "deblurred" else out["source"]
         h, w = truth.shape[:2]
         if previous is not None:
             changed = motion_mask(original, previous["original"])
@@ -198,7 +227,7 @@ def measure(source, sharp_path, shaken_path, outputs, reports, bursts, moves, li
             if dx or dy:  # the masks follow the frame's shake
                 moving = cv2.warpAffine(moving.astype(np.uint8), np.float32([[1, 0, dx], [0, 1, dy]]), (w, h), flags=cv2.INTER_NEAREST) > 0
             static = ~moving & inner(truth.shape)
-            for n, img in list(out.items()) + [("blurry", shaken)]:
+            for n, img in [(n, out[n]) for n in names] + [("blurry", shaken)]:
                 psnrs[n]["whole"].append(psnr(img, truth))
                 psnrs[n]["static"].append(psnr(img, truth, static))
                 psnrs[n]["moving"].append(psnr(img, truth, moving))
@@ -233,6 +262,9 @@ def main():
     ap.add_argument("--burst-every", type=int, default=50)
     ap.add_argument("--burst-length", type=int, default=10)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--noise", type=float, default=0.004, help="sigma of the sensor noise added to the burst frames after the blur (0..1 scale)")
+    ap.add_argument("--blur-space", choices=("linear", "srgb"), default="linear",
+                    help="blur in linear light (as a camera's exposure does) or on the sRGB values")
     ap.add_argument("--work", default=os.path.join(ROOT, "out", "fixed-camera-eval"))
     ap.add_argument("--json", default=None, help="write the results here")
     a = ap.parse_args()
@@ -258,7 +290,7 @@ def main():
             os.makedirs(work, exist_ok=True)
             count = sum(1 for _ in frames_of(path, a.frames))
             bursts = burst_frames(count, a.burst_start, a.burst_every, a.burst_length)
-            sharp, shaken, count, fps, moves = make_clips(path, work, a.frames, bursts, shift, a.seed)
+            sharp, shaken, noisy, count, fps, moves = make_clips(path, work, a.frames, bursts, shift, a.seed, a.noise, a.blur_space)
             runs = {"off": (shaken, {"fixed_camera": {"enabled": False}}),
                     "on": (shaken, {"fixed_camera": {"enabled": True, "metadata": a.fixed_metadata}}),
                     "source": (sharp, {"blur": {"mode": "none"}, "fixed_camera": {"enabled": False}})}
@@ -271,8 +303,8 @@ def main():
                 if proc.returncode != 0:
                     raise SystemExit(f"fixed_camera_eval: streamdeblur run ({run}) failed: {proc.stderr.strip()}")
                 outputs[run], reports[run], seconds[run] = output, report, took
-            figures = measure(path, sharp, shaken, outputs, reports, bursts, moves, a.frames)
-            entry = {"clip": name, "path": path, "frames": count, "fps": fps, "shift_px": shift,
+            figures = measure(path, sharp, shaken, noisy, outputs, reports, bursts, moves, a.frames)
+            entry = {"clip": name, "path": path, "frames": count, "fps": fps, "shift_px": shift, "noise": a.noise, "blur_space": a.blur_space,
                      "output_codec": "h264 crf 0 (lossless)" if lossless else "mpeg4 q:v 4 (lossy: this checkout's encoders have no lossless codec)",
                      "run_seconds": seconds, "runs": {n: summarise(reports[n], bursts) for n in ("off", "on")}, **figures}
             p = entry["psnr_db"]
@@ -296,14 +328,15 @@ def verdict(met):
 
 def print_entry(e):
     p, g, fl = e["psnr_db"], e["gain_db"], e["flicker"]
-    print(f"\n{e['clip']} ({e['frames']} frames, shake shift up to {e['shift_px']:g} px, output {e['output_codec']})")
+    print(f"\n{e['clip']} ({e['frames']} frames, shake shift up to {e['shift_px']:g} px, noise sigma {e['noise']:g}, blur in {e.get('blur_space', 'srgb')} light, output {e['output_codec']})")
     print(f"  {'PSNR over the bursts, dB':<28}{'whole':>8}{'static':>8}{'moving':>8}")
     for n, label in (("blurry", "blurry input"), ("off", "single-frame (off)"), ("on", "fixed-camera (on)"), ("source", "source through product")):
         print(f"  {label:<28}{p[n]['whole']:8.2f}{p[n]['static']:8.2f}{p[n]['moving']:8.2f}")
     print(f"  {'gain of on over off':<28}{g['whole']:+8.2f}{g['static']:+8.2f}{g['moving']:+8.2f}   target +3.00 whole: {'met' if e['meets_gain_target'] else 'NOT met'}")
-    for n in ("off", "on"):
+    for n in ("off", "on", "ideal"):
         print(f"  flicker ({n}): {fl[n]['switches']} switches, static luma step {fl[n]['step']:.2f} vs source {fl[n]['source_step']:.2f}"
-              f" = {fl[n]['ratio']:.2f}x" + ("   target <= 1.5x: " + verdict(e["meets_flicker_target"]) if n == "on" else ""))
+              f" = {fl[n]['ratio']:.2f}x" + ("   target <= 1.5x: " + verdict(e["meets_flicker_target"]) if n == "on" else
+                                             f"   (the burst's noise of sigma {e['noise']:g} alone)" if n == "ideal" else ""))
     for n in ("off", "on"):
         r = e["runs"][n]
         align = f", align {r['align_ms_mean']:.1f} ms" if r["align_ms_mean"] is not None else ""
