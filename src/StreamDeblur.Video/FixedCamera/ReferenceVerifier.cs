@@ -32,6 +32,8 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
     private const double MinNoiseLevel = 0.75;
 
     private readonly BlurKernelEstimator _estimator = new();
+    private readonly Mat _frameLinear = new();
+    private readonly Mat _referenceLinear = new();
     private readonly Mat _frameLuma = new();
     private readonly Mat _frameCodes = new();
     private readonly Mat _referenceLuma = new();
@@ -53,8 +55,8 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
 
         double scale = Math.Min(1.0, options.VerifyWidth / (double)frame.Width);
         var analysis = new Size(Math.Max(16, (int)Math.Round(frame.Width * scale)), Math.Max(16, (int)Math.Round(frame.Height * scale)));
-        Luma(frame, analysis, _frameLuma);
-        Luma(reference, analysis, _referenceLuma);
+        Luma(frame, analysis, _frameLinear, _frameLuma);
+        Luma(reference, analysis, _referenceLinear, _referenceLuma);
         SrgbCurve.Encode(_frameLuma, _frameCodes, MatType.CV_32F);
         int radius = Math.Max(2, (int)Math.Ceiling(options.MaxKernelFraction * analysis.Width / 2));
         int border = radius + RmsRadius + 2;
@@ -89,13 +91,15 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
             return (null, fraction, null);
         }
 
-        return (Restore(frame, reference, kernel, gain, scale, weight), fraction, null);
+        return (Restore(_frameLinear, _referenceLinear, kernel, gain, scale, weight), fraction, null);
     }
 
-    /// <summary>The luma of <paramref name="bgr"/> in linear light (float32, 0..255), at <paramref name="size"/>.</summary>
-    private static void Luma(Mat bgr, Size size, Mat destination)
+    /// <summary>
+    /// <paramref name="bgr"/> in linear light (float32, 0..255) at full size into <paramref name="linear"/>, and its
+    /// luma at <paramref name="size"/> into <paramref name="destination"/>.
+    /// </summary>
+    private static void Luma(Mat bgr, Size size, Mat linear, Mat destination)
     {
-        using var linear = new Mat();
         SrgbCurve.Linearise(bgr, linear);
         using var gray = new Mat();
         Cv2.CvtColor(linear, gray, ColorConversionCodes.BGR2GRAY);
@@ -233,8 +237,11 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         }
     }
 
-    /// <summary>The frame plus gain × (reference − kernel ∗ reference) in linear light at full size, encoded; and the weight at full size.</summary>
-    private static VerifiedReference Restore(Mat frame, Mat reference, Mat kernel, double gain, double scale, Mat analysisWeight)
+    /// <summary>
+    /// The frame plus gain × (reference − kernel ∗ reference) at full size, both given in linear light (float32 BGR),
+    /// encoded to 8 bits; and the weight at full size.
+    /// </summary>
+    private static VerifiedReference Restore(Mat frameLinear, Mat referenceLinear, Mat kernel, double gain, double scale, Mat analysisWeight)
     {
         using var fullKernel = new Mat();
         if (scale < 1)
@@ -249,10 +256,8 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
             kernel.CopyTo(fullKernel);
         }
 
-        using var referenceFloat = new Mat();
-        SrgbCurve.Linearise(reference, referenceFloat);
         using var blurred = new Mat();
-        BlurKernelEstimator.Convolve(referenceFloat, fullKernel, blurred);
+        BlurKernelEstimator.Convolve(referenceLinear, fullKernel, blurred);
 
         // The frame's own position is the centre of mass of its blur (a network keeps it too); the alignment, made on
         // blurry luma, can sit a pixel or two off it for a lopsided kernel. The detail is taken from the reference
@@ -262,21 +267,20 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         using (var shift = new Mat(2, 3, MatType.CV_64FC1))
         {
             shift.SetArray(new double[] { 1, 0, -centre.X, 0, 1, -centre.Y });
-            Cv2.WarpAffine(referenceFloat, centred, shift, reference.Size(), InterpolationFlags.Cubic | InterpolationFlags.WarpInverseMap, BorderTypes.Replicate);
+            Cv2.WarpAffine(referenceLinear, centred, shift, referenceLinear.Size(), InterpolationFlags.Cubic | InterpolationFlags.WarpInverseMap, BorderTypes.Replicate);
         }
 
         using var detail = new Mat();
         Cv2.Subtract(centred, blurred, detail);
         using var restoredFloat = new Mat();
-        SrgbCurve.Linearise(frame, restoredFloat);
-        Cv2.ScaleAdd(detail, gain, restoredFloat, restoredFloat);
+        Cv2.ScaleAdd(detail, gain, frameLinear, restoredFloat);
         var restored = new Mat();
         SrgbCurve.Encode(restoredFloat, restored, MatType.CV_8U);
 
         var weight = new Mat();
-        if (analysisWeight.Size() != frame.Size())
+        if (analysisWeight.Size() != frameLinear.Size())
         {
-            Cv2.Resize(analysisWeight, weight, frame.Size(), interpolation: InterpolationFlags.Linear);
+            Cv2.Resize(analysisWeight, weight, frameLinear.Size(), interpolation: InterpolationFlags.Linear);
         }
         else
         {
@@ -306,6 +310,8 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
     public void Dispose()
     {
         _estimator.Dispose();
+        _frameLinear.Dispose();
+        _referenceLinear.Dispose();
         _frameLuma.Dispose();
         _frameCodes.Dispose();
         _referenceLuma.Dispose();
