@@ -59,6 +59,13 @@ public sealed class FixedCameraOptions
     /// <summary>A place fails verification where the local RMS difference from the blurred reference exceeds this many times the frame's median.</summary>
     public double VerifyTolerance { get; set; } = 3;
 
+    /// <summary>
+    /// A place's limit also grows by this share of the local RMS of the detail that verified fusion would add there
+    /// (the reference minus its blurred self), up to twice the noise limit: along strong edges a kernel measured a
+    /// fraction of a pixel off leaves a residual in proportion to the edge, not to any change. 0 judges by the noise alone.
+    /// </summary>
+    public double VerifyDetailAllowance { get; set; } = 0.1;
+
     /// <summary>Verification works on luma downscaled to at most this width (the restored detail is full-size).</summary>
     public int VerifyWidth { get; set; } = 1024;
 
@@ -77,6 +84,7 @@ public sealed class FixedCameraOptions
         StreamDeblurOptions.Require(MaxShiftFraction is > 0 and <= 0.5, errors, $"{key}.max_shift_fraction", $"{MaxShiftFraction} is outside (0, 0.5]");
         StreamDeblurOptions.Require(AlignmentWidth is >= 64 and <= 1920, errors, $"{key}.alignment_width", $"{AlignmentWidth} is outside 64..1920");
         StreamDeblurOptions.Require(VerifyTolerance is >= 1.5 and <= 20, errors, $"{key}.verify_tolerance", $"{VerifyTolerance} is outside [1.5, 20]");
+        StreamDeblurOptions.Require(VerifyDetailAllowance is >= 0 and <= 0.5, errors, $"{key}.verify_detail_allowance", $"{VerifyDetailAllowance} is outside [0, 0.5]");
         StreamDeblurOptions.Require(VerifyWidth is >= 128 and <= 3840, errors, $"{key}.verify_width", $"{VerifyWidth} is outside 128..3840");
         StreamDeblurOptions.Require(MaxKernelFraction is >= 0.01 and <= 0.1, errors, $"{key}.max_kernel_fraction", $"{MaxKernelFraction} is outside [0.01, 0.1]");
         StreamDeblurOptions.Require(Motion is "translation" or "euclidean" or "affine", errors, $"{key}.motion", $"'{Motion}' is not one of translation, euclidean, affine");

@@ -154,15 +154,16 @@ public sealed class ReferenceAligner(FixedCameraOptions options) : IDisposable
     /// <summary>
     /// The reference on the frame's grid for verified fusion, which takes detail from it: any interpolation blurs that
     /// detail (bilinear at half a pixel halves the finest), so where the warp's linear part moves no pixel of the frame
-    /// by more than half a pixel, the reference is only moved by the warp's shift rounded to whole pixels (an exact
-    /// copy; the blur kernel measured afterwards takes up the fraction). Otherwise it is warped with bicubic
-    /// interpolation. The caller owns the result.
+    /// by much more than half a pixel from where its middle goes (the rotation of 0.1–0.2° that ECC often reads into a
+    /// shake that has none, between a blurry frame and a sharp one), the reference is only moved by the warp's shift
+    /// rounded to whole pixels (an exact copy; the blur kernel measured afterwards takes up the fraction). Otherwise it
+    /// is warped with bicubic interpolation. The caller owns the result.
     /// </summary>
     public static Mat WarpForDetail(Mat referenceBgr, Alignment alignment, Size frameSize)
     {
         double[,] w = alignment.Warp;
         double reach = Math.Max(frameSize.Width, frameSize.Height);
-        bool shiftOnly = (Math.Abs(w[0, 0] - 1) + Math.Abs(w[0, 1])) * reach <= 0.5 && (Math.Abs(w[1, 0]) + Math.Abs(w[1, 1] - 1)) * reach <= 0.5;
+        bool shiftOnly = (Math.Abs(w[0, 0] - 1) + Math.Abs(w[0, 1])) * reach <= 1.0 && (Math.Abs(w[1, 0]) + Math.Abs(w[1, 1] - 1)) * reach <= 1.0;
         using var matrix = new Mat(2, 3, MatType.CV_64FC1);
         matrix.SetArray(shiftOnly
             ? new double[] { 1, 0, Math.Round(w[0, 2] + ((w[0, 0] - 1 + w[0, 1]) * reach / 2)), 0, 1, Math.Round(w[1, 2] + ((w[1, 0] + w[1, 1] - 1) * reach / 2)) }

@@ -31,11 +31,15 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
     /// <summary>The median local RMS is taken as at least this many levels, so that a frame with no noise at all (a synthetic one) is not failed for quantisation.</summary>
     private const double MinNoiseLevel = 0.75;
 
+    /// <summary>The detail allowance never lifts a place's limit above this many times the noise limit: a change of larger contrast is always marked.</summary>
+    private const double DetailAllowanceCap = 2;
+
     private readonly BlurKernelEstimator _estimator = new();
     private readonly Mat _frameLinear = new();
     private readonly Mat _referenceLinear = new();
     private readonly Mat _frameLuma = new();
     private readonly Mat _frameCodes = new();
+    private readonly Mat _referenceCodes = new();
     private readonly Mat _referenceLuma = new();
     private readonly Mat _blurredReference = new();
     private readonly Mat _weight = new();
@@ -58,6 +62,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         Luma(frame, analysis, _frameLinear, _frameLuma);
         Luma(reference, analysis, _referenceLinear, _referenceLuma);
         SrgbCurve.Encode(_frameLuma, _frameCodes, MatType.CV_32F);
+        SrgbCurve.Encode(_referenceLuma, _referenceCodes, MatType.CV_32F);
         int radius = Math.Max(2, (int)Math.Ceiling(options.MaxKernelFraction * analysis.Width / 2));
         int border = radius + RmsRadius + 2;
         if (analysis.Width <= 4 * border || analysis.Height <= 4 * border)
@@ -193,10 +198,36 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         Cv2.Sqrt(residual, residual);
         int border = kernel.Rows / 2 + RmsRadius + 2;
         double limit = options.VerifyTolerance * Math.Max(MinNoiseLevel, Median(residual, border, 4));
-        using var over = new Mat();
-        Cv2.Threshold(residual, over, limit, 255, ThresholdTypes.Binary);
-        over.ConvertTo(marks, MatType.CV_8U);
+        using Mat limits = Limits(predicted, limit);
+        Cv2.Compare(residual, limits, marks, CmpTypes.GT);
         return gain;
+    }
+
+    /// <summary>
+    /// The residual each place may have and still count as the reference seen through the kernel: the noise limit,
+    /// plus <see cref="FixedCameraOptions.VerifyDetailAllowance"/> × the local RMS of the detail that the blur took
+    /// there (reference − blurred reference, on the codes), at most <see cref="DetailAllowanceCap"/> × the noise limit.
+    /// A kernel measured a fraction of a pixel off leaves a residual along every strong edge in proportion to that
+    /// edge's detail; a change leaves one in proportion to its own contrast, wherever it is.
+    /// </summary>
+    private Mat Limits(Mat predicted, double noiseLimit)
+    {
+        var limits = new Mat();
+        if (options.VerifyDetailAllowance <= 0)
+        {
+            limits.Create(predicted.Size(), MatType.CV_32F);
+            limits.SetTo(Scalar.All(noiseLimit));
+            return limits;
+        }
+
+        using var detail = new Mat();
+        Cv2.Subtract(_referenceCodes, predicted, detail);
+        Cv2.Multiply(detail, detail, detail);
+        Cv2.BoxFilter(detail, detail, MatType.CV_32F, new Size((2 * RmsRadius) + 1, (2 * RmsRadius) + 1));
+        Cv2.Sqrt(detail, detail);
+        detail.ConvertTo(limits, MatType.CV_32F, options.VerifyDetailAllowance, noiseLimit);
+        Cv2.Min(limits, Scalar.All(DetailAllowanceCap * noiseLimit), limits);
+        return limits;
     }
 
     /// <summary>
@@ -314,6 +345,7 @@ public sealed class ReferenceVerifier(FixedCameraOptions options) : IDisposable
         _referenceLinear.Dispose();
         _frameLuma.Dispose();
         _frameCodes.Dispose();
+        _referenceCodes.Dispose();
         _referenceLuma.Dispose();
         _blurredReference.Dispose();
         _weight.Dispose();
