@@ -51,10 +51,11 @@ public sealed class FixedCameraOptions
     public bool VerifiedFusion { get; set; } = true;
 
     /// <summary>
-    /// Verified fusion on live streams too. Off by default: it costs a few hundred ms per blurry frame on a small CPU,
-    /// on the stream's keeper thread, and a live source drops frames while its keeper is busy. Files always verify.
+    /// Verified fusion on live streams too. It runs on the stream's keeper thread, so a live frame skips it whenever
+    /// the keeper is behind its source, and while what verification has been costing this stream exceeds its frame
+    /// interval: a small CPU verifies what it has time for and no more. Files always verify.
     /// </summary>
-    public bool VerifyLive { get; set; }
+    public bool VerifyLive { get; set; } = true;
 
     /// <summary>A place fails verification where the local RMS difference from the blurred reference exceeds this many times the frame's median.</summary>
     public double VerifyTolerance { get; set; } = 3;

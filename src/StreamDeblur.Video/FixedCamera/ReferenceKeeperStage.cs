@@ -34,6 +34,16 @@ public sealed class ReferenceKeeperStage : IDisposable
     private readonly ReferenceVerifier _verifier;
     private ChannelReader<Frame>? _judged; // the keeper's input, to tell when a live stream's keeper is behind
 
+    /// <summary>The weight of the latest verification in the running estimate of what one costs this stream.</summary>
+    private const double VerifyTimeSmoothing = 0.2;
+
+    /// <summary>What the estimate of a verification's cost keeps for each live frame it turned away.</summary>
+    private const double OverBudgetDecay = 0.95;
+
+    private double _verifySeconds; // what a verification has cost this stream (smoothed); 0 until the first
+    private double _frameIntervalSeconds = double.PositiveInfinity; // between the stream's frames (smoothed)
+    private TimeSpan? _lastTimestamp;
+
     // The reference: its pixels in the layout it was decoded in, where it came from, and what is derived from it.
     private readonly Mat _reference = new();
     private readonly Mat _referenceScene = new();
@@ -85,6 +95,13 @@ public sealed class ReferenceKeeperStage : IDisposable
     /// </summary>
     public void Keep(Frame frame)
     {
+        if (_lastTimestamp is TimeSpan last && frame.Timestamp > last)
+        {
+            double interval = (frame.Timestamp - last).TotalSeconds;
+            _frameIntervalSeconds = double.IsInfinity(_frameIntervalSeconds) ? interval : _frameIntervalSeconds + (VerifyTimeSmoothing * (interval - _frameIntervalSeconds));
+        }
+
+        _lastTimestamp = frame.Timestamp;
         bool newer = !_hasReference || frame.Sequence > _referenceSequence;
         if (_hasReference && newer)
         {
@@ -229,11 +246,23 @@ public sealed class ReferenceKeeperStage : IDisposable
             return double.NaN;
         }
 
+        if (_dispatcher.IsLive && _verifySeconds > _frameIntervalSeconds)
+        {
+            // Verifying would leave the keeper behind a live source, whose next frames would then skip the network.
+            // The estimate shrinks with every frame it turns away, so that verification is tried again now and then:
+            // the first one of a run is the slowest (code and buffers still cold), and a busy machine may become idle.
+            _verifySeconds *= OverBudgetDecay;
+            PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "over_budget").Inc();
+            return double.NaN;
+        }
+
         long start = Stopwatch.GetTimestamp();
         Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr);
         using Mat reference = ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size);
         (VerifiedReference? result, double fraction, string? failure) = _verifier.Verify(bgr, reference);
-        PipelineMetrics.StageDuration.WithLabels("verify").Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        double took = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        PipelineMetrics.StageDuration.WithLabels("verify").Observe(took);
+        _verifySeconds = _verifySeconds == 0 ? took : _verifySeconds + (VerifyTimeSmoothing * (took - _verifySeconds));
         if (failure is not null)
         {
             PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "no_kernel").Inc();

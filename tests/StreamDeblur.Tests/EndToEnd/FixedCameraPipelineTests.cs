@@ -172,8 +172,45 @@ public sealed class FixedCameraPipelineTests
         Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "skipped_overload"), l => Assert.False(l.GetProperty("reference_used").GetBoolean()));
         Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "deblurred"), l => Assert.NotEqual(JsonValueKind.Null, l.GetProperty("reference_outcome").ValueKind));
         Assert.Contains(blurry, l => l.GetProperty("reference_used").GetBoolean());
-        // Verified fusion is off on live streams by default (verify_live): their keeper must keep up with the source.
-        Assert.All(blurry, l => Assert.Equal(JsonValueKind.Null, l.GetProperty("reference_verified_fraction").ValueKind));
+        // Verified fusion runs on live streams too (verify_live), where the keeper has time for it: at least on a
+        // frame that finds it idle.
+        Assert.Contains(blurry, l => l.GetProperty("reference_verified_fraction").ValueKind == JsonValueKind.Number);
+    }
+
+    /// <summary>
+    /// With the default latency budget (1 s) and a source paced at 20 fps, a live stream's keeper verifies only what it
+    /// has time for: frames come out in order, and every frame with a reference that skipped verification (behind or
+    /// over budget) is counted; with verify_live off, none is verified.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ALiveStreamVerifiesOnlyWhatItsLatencyBudgetAllows(bool verifyLive)
+    {
+        Run run = await RunAsync("budget", fixedModel: true, configure: o =>
+        {
+            o.Streams[0].Live = true;
+            o.Streams[0].PaceFps = 20;
+            o.FixedCamera.VerifyLive = verifyLive;
+        });
+        List<JsonElement> lines = run.Report("budget");
+        string stream = run.StreamIds.Single();
+        long[] sequence = lines.Select(l => l.GetProperty("seq").GetInt64()).ToArray();
+        Assert.Equal(sequence.Order(), sequence); // in order; a live source under load may drop (its own counter)
+        JsonElement[] used = lines.Where(l => l.GetProperty("route").GetString() == "deblurred" && l.GetProperty("reference_outcome").GetString() == "used").ToArray();
+        int verified = used.Count(l => l.GetProperty("reference_verified_fraction").ValueKind == JsonValueKind.Number);
+        double Skipped(string reason) => PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(stream, reason).Value;
+        if (verifyLive)
+        {
+            Assert.True(verified > 0, $"none of {used.Length} frames with a reference verified; skipped behind {Skipped("behind")}, over budget {Skipped("over_budget")}");
+            Assert.Equal(used.Length - verified, Skipped("behind") + Skipped("over_budget") + Skipped("no_kernel"));
+            Assert.Equal(0, Skipped("live"));
+        }
+        else
+        {
+            Assert.Equal(0, verified);
+            Assert.Equal(used.Length, Skipped("live"));
+        }
     }
 
     /// <summary>A frame as it left the pipeline for the encoder: its route and a hash of its pixels.</summary>
