@@ -24,6 +24,9 @@ Figures, per clip and shift:
     judged without shake displacement (shift 0): a displaced burst frame is a real step in the sharp source too.
     `ideal` is the same step for the sharp frames plus the bursts' own noise: the part of the seam that the noise the
     bench adds to the bursts (and not to the source) makes by itself; --noise 0 measures the seam without it.
+    `fusion_floor` is verified fusion with everything known (the true kernel, the true changes, a perfect network
+    near them): frame + (reference − k ∗ reference). Its seam is what the blurry frame's own encoding (8 bits, 4:2:0)
+    and the source's frame-to-frame noise leave, which a restoration that keeps the recorded frame's pixels keeps.
 
 Usage (from the repository root, after `dotnet build src/StreamDeblur -c Release`):
   /usr/bin/python3 bench/fixed_camera_eval.py --json bench/results/fixed-camera-<date>.json
@@ -105,7 +108,7 @@ def make_clips(source, work, limit, bursts, shift_px, seed, noise, blur_space):
     cap.release()
     sharp_path, shaken_path, noisy_path = (os.path.join(work, f"{n}.mkv") for n in ("sharp", "shaken", "noisy"))
     sharp_out = shaken_out = noisy_out = None
-    moves = {}
+    moves, kernels = {}, {}
     count = 0
     for i, frame in enumerate(frames_of(source, limit)):
         h, w = frame.shape[:2]
@@ -122,6 +125,7 @@ def make_clips(source, work, limit, bursts, shift_px, seed, noise, blur_space):
                 truth = cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             length = max(5.0, rng.uniform(9, 21) * w / 768)
             k = blur.shake_kernel(rng, length)
+            kernels[i] = k
             y = shake(truth, k, blur_space)
             n = rng.normal(0, noise, y.shape).astype(np.float32) if noise > 0 else 0
             blurred = np.clip(np.round((y + n) * 255), 0, 255).astype(np.uint8)
@@ -134,7 +138,7 @@ def make_clips(source, work, limit, bursts, shift_px, seed, noise, blur_space):
         p.stdin.close()
         if p.wait() != 0:
             raise SystemExit("fixed_camera_eval: ffmpeg failed to write the clips")
-    return sharp_path, shaken_path, noisy_path, count, fps, moves
+    return sharp_path, shaken_path, noisy_path, count, fps, moves, kernels
 
 
 def base_config():
@@ -196,23 +200,49 @@ def routes(report):
         return [json.loads(line) for line in f]
 
 
-def measure(source, sharp_path, shaken_path, noisy_path, outputs, reports, bursts, moves, limit):
+def fusion_floor(shaken, reference, truth, k, blur_space):
+    """Verified fusion with everything known: the frame plus (reference − k ∗ reference), k the true kernel, wherever
+    the sharp frame matches the reference and lies farther than the kernel's reach from any change; the sharp frame
+    itself elsewhere (a perfect network). What the frame's own encoding and the source's own frame-to-frame noise leave
+    of the seam in a restoration that keeps the recorded frame's pixels."""
+    to_light = srgb_to_linear if blur_space == "linear" else (lambda x: x)
+    to_codes = linear_to_srgb if blur_space == "linear" else (lambda x: np.clip(x, 0, 1))
+    f, r = to_light(shaken.astype(np.float32) / 255), to_light(reference.astype(np.float32) / 255)
+    fused = np.clip(np.round(to_codes(f + r - blur.apply_kernel(r, k)) * 255), 0, 255).astype(np.uint8)
+    changed = motion_mask(truth, reference)
+    reach = int(np.ceil(max(k.shape) / 2)) + 1
+    near = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * reach + 1, 4 * reach + 1))) > 0
+    fused[near] = truth[near]
+    return fused
+
+
+def measure(source, sharp_path, shaken_path, noisy_path, outputs, reports, bursts, moves, kernels, blur_space, limit):
     """PSNR over the burst frames per region, and the flicker at every route switch, for each output. The flicker of
     `ideal` is that of the sharp frame plus the burst's own sensor noise wherever `on` deblurred, and the source's
-    output elsewhere: the floor that the noise added to the bursts sets for any restoration that keeps it."""
+    output elsewhere: the floor that the noise added to the bursts sets for any restoration that keeps it. The flicker
+    of `fusion_floor` is that of fusion_floor() wherever `on` deblurred."""
     names = list(outputs)
     route = {n: [r["route"] for r in routes(reports[n])] for n in names}
-    route["ideal"] = route["on"]
+    route["ideal"] = route["fusion_floor"] = route["on"]
     streams = [frames_of(source, limit), frames_of(sharp_path), frames_of(shaken_path), frames_of(noisy_path)] + [frames_of(outputs[n]) for n in names]
     psnrs = {n: {"whole": [], "static": [], "moving": []} for n in names + ["blurry"]}
-    steps = {n: [] for n in names + ["ideal"] if n != "source"}
-    source_steps = {n: [] for n in names + ["ideal"] if n != "source"}
+    steps = {n: [] for n in names + ["ideal", "fusion_floor"] if n != "source"}
+    source_steps = {n: [] for n in names + ["ideal", "fusion_floor"] if n != "source"}
     previous = None
+    last_sharp = None
     moving_since_reference = None
     for i, frames in enumerate(zip(*streams)):
         original, truth, shaken, noisy = frames[:4]
         out = dict(zip(names, frames[4:]))
         out["ideal"] = noisy if route["on"][i] == "deblurred" else out["source"]
+        out["fusion_floor"] = out["source"]
+        if i not in bursts:
+            last_sharp = truth
+        elif route["on"][i] == "deblurred" and last_sharp is not None:
+            dx, dy = moves.get(i, (0.0, 0.0))
+            reference = last_sharp if not (dx or dy) else cv2.warpAffine(
+                last_sharp, np.float32([[1, 0, dx], [0, 1, dy]]), last_sharp.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            out["fusion_floor"] = fusion_floor(shaken, reference, truth, kernels[i], blur_space)
         h, w = truth.shape[:2]
         if previous is not None:
             changed = motion_mask(original, previous["original"])
@@ -295,7 +325,7 @@ def main():
             os.makedirs(work, exist_ok=True)
             count = sum(1 for _ in frames_of(path, a.frames))
             bursts = burst_frames(count, a.burst_start, a.burst_every, a.burst_length)
-            sharp, shaken, noisy, count, fps, moves = make_clips(path, work, a.frames, bursts, shift, a.seed, a.noise, a.blur_space)
+            sharp, shaken, noisy, count, fps, moves, kernels = make_clips(path, work, a.frames, bursts, shift, a.seed, a.noise, a.blur_space)
             on = {"fixed_camera": {"enabled": True, "metadata": a.fixed_metadata}}
             for setting in a.on_set:
                 key, value = setting.split("=", 1)
@@ -313,7 +343,7 @@ def main():
                 if proc.returncode != 0:
                     raise SystemExit(f"fixed_camera_eval: streamdeblur run ({run}) failed: {proc.stderr.strip()}")
                 outputs[run], reports[run], seconds[run] = output, report, took
-            figures = measure(path, sharp, shaken, noisy, outputs, reports, bursts, moves, a.frames)
+            figures = measure(path, sharp, shaken, noisy, outputs, reports, bursts, moves, kernels, a.blur_space, a.frames)
             entry = {"clip": name, "path": path, "frames": count, "fps": fps, "shift_px": shift, "noise": a.noise, "blur_space": a.blur_space,
                      "output_codec": "h264 crf 0 (lossless)" if lossless else "mpeg4 q:v 4 (lossy: this checkout's encoders have no lossless codec)",
                      "run_seconds": seconds, "runs": {n: summarise(reports[n], bursts) for n in ("off", "on")}, **figures}
@@ -343,10 +373,11 @@ def print_entry(e):
     for n, label in (("blurry", "blurry input"), ("off", "single-frame (off)"), ("on", "fixed-camera (on)"), ("source", "source through product")):
         print(f"  {label:<28}{p[n]['whole']:8.2f}{p[n]['static']:8.2f}{p[n]['moving']:8.2f}")
     print(f"  {'gain of on over off':<28}{g['whole']:+8.2f}{g['static']:+8.2f}{g['moving']:+8.2f}   target +3.00 whole: {'met' if e['meets_gain_target'] else 'NOT met'}")
-    for n in ("off", "on", "ideal"):
+    for n in ("off", "on", "ideal", "fusion_floor"):
         print(f"  flicker ({n}): {fl[n]['switches']} switches, static luma step {fl[n]['step']:.2f} vs source {fl[n]['source_step']:.2f}"
               f" = {fl[n]['ratio']:.2f}x" + ("   target <= 1.5x: " + verdict(e["meets_flicker_target"]) if n == "on" else
-                                             f"   (the burst's noise of sigma {e['noise']:g} alone)" if n == "ideal" else ""))
+                                             f"   (the burst's noise of sigma {e['noise']:g} alone)" if n == "ideal" else
+                                             "   (fusion with the true kernel: the frame's own encoding and the source's noise)" if n == "fusion_floor" else ""))
     for n in ("off", "on"):
         r = e["runs"][n]
         align = f", align {r['align_ms_mean']:.1f} ms" if r["align_ms_mean"] is not None else ""
