@@ -50,7 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_DEFAULTS = dict(batch=8, crop=192, lr=1e-3, min_lr=1e-5, warmup=1000, steps=10 ** 9, decay_steps=0,
                       decay_start=None, wd=1e-4, betas=(0.9, 0.99), fft_weight=0.02, ema=0.999, clip=0.5,
                       val_every=2000, save_every=500, seed=1, threads=2, val_pairs=96, val_crop=192, channels_last=True,
-                      bf16=False)
+                      bf16=False, changed_weight=0.0, changed_level=0.05)
 DATA_DEFAULTS = dict(video_every=6, min_short=240, max_short=1080,
                      weights={"bsds500": 0.3, "urban100": 0.17, "sunhays80": 0.15, "debian": 0.13,
                               "pets2001": 0.1, "highway": 0.08, "wsdot": 0.07})
@@ -154,11 +154,24 @@ def fft_loss(out, tgt):
     return (torch.fft.rfft2(out) - torch.fft.rfft2(tgt)).abs().mean()
 
 
+def changed_l1(out, tgt, ref, weight, level):
+    """L1 with the pixels where the sharp frame differs from the reference (by over `level` in any channel: something
+    moved, appeared or left since the reference) counted 1 + `weight` times. A two-frame network sees the reference
+    everywhere, but only there must it restore from the blurry frame alone: the plain mean lets those few pixels
+    drown in the static background, where the product's verified fusion takes over anyway."""
+    changed = ((tgt - ref).abs().amax(dim=1, keepdim=True) > level).float()
+    w = 1 + weight * changed
+    return ((out - tgt).abs() * w).mean() / w.mean()
+
+
 @torch.no_grad()
 def evaluate(model, val, channels_last, bs=16):
-    """Mean PSNR of blurry input and output over the val pairs, and of the output on sharp inputs (identity)."""
+    """Mean PSNR of blurry input and output over the val pairs, and of the output on sharp inputs (identity); for a
+    two-frame model also the gain in dB on the pixels that changed since the reference (pooled over the val triplets,
+    as changed_l1 marks them), else NaN."""
     model.eval()
     out_p, in_p, id_p = [], [], []
+    changed_err = {"out": 0.0, "in": 0.0, "n": 0.0}
     degraded = np.any(val[0] != val[1], axis=(1, 2, 3))  # the identity pairs count only towards the identity figure
     val = tuple(v[degraded] for v in val)
     sharp, blurred = val[:2]
@@ -170,8 +183,15 @@ def evaluate(model, val, channels_last, bs=16):
         out_p.append(psnr((o * 255).round() / 255, s))
         in_p.append(psnr(y, s))
         id_p.append(psnr((model(s, *refs).clamp(0, 1) * 255).round() / 255, s))
+        if refs:
+            changed = ((s - refs[0]).abs().amax(dim=1, keepdim=True) > 0.05).float()
+            changed_err["out"] += (((o * 255).round() / 255 - s) ** 2 * changed).sum().item()
+            changed_err["in"] += ((y - s) ** 2 * changed).sum().item()
+            changed_err["n"] += changed.sum().item() * s.shape[1]
     model.train()
-    return tuple(torch.cat(p).mean().item() for p in (out_p, in_p, id_p))
+    changed_gain = (10 * math.log10(changed_err["in"] / max(changed_err["out"], 1e-12))
+                    if changed_err["n"] > 0 and changed_err["in"] > 0 else float("nan"))
+    return tuple(torch.cat(p).mean().item() for p in (out_p, in_p, id_p)) + (changed_gain,)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -366,7 +386,10 @@ def main():
         with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=t.get("bf16", False)):
             out = model(y, *ref)
         out = out.float()
-        loss = F.l1_loss(out, s)
+        if t.get("changed_weight", 0) > 0 and ref:
+            loss = changed_l1(out, s, ref[0], t["changed_weight"], t.get("changed_level", 0.05))
+        else:
+            loss = F.l1_loss(out, s)
         if t["fft_weight"] > 0:
             loss = loss + t["fft_weight"] * fft_loss(out, s)
         opt.zero_grad(set_to_none=True)
@@ -383,12 +406,12 @@ def main():
             print(f"step {step}  lr {lr:.2e}  loss {run_loss / 100:.4f}  {(time.time() - timer) / 100:.3f} s/step", flush=True)
             run_loss, timer = 0.0, time.time()
         if step % t["val_every"] == 0 or step == end:
-            p_out, p_in, p_id = evaluate(ema, val, cl)
+            p_out, p_in, p_id, changed_gain = evaluate(ema, val, cl)
             ck = {"config": options["model"], "ema": ema.state_dict(), "step": step, "val_psnr": p_out,
                   "val_psnr_blurry": p_in, "val_identity_psnr": p_id, "options": options}
             torch.save(ck, os.path.join(a.out, "last.pt"))
             msg = (f"[val] step {step}  blurry {p_in:.2f}  output {p_out:.2f} ({p_out - p_in:+.2f} dB)  "
-                   f"identity {p_id:.2f} dB  lr {lr:.2e}")
+                   f"identity {p_id:.2f} dB  lr {lr:.2e}" + (f"  changed {changed_gain:+.2f} dB" if changed_gain == changed_gain else ""))
             if p_out > best:
                 best = p_out
                 torch.save(ck, os.path.join(a.out, "best.pt"))
