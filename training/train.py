@@ -154,21 +154,25 @@ def fft_loss(out, tgt):
     return (torch.fft.rfft2(out) - torch.fft.rfft2(tgt)).abs().mean()
 
 
+def changed_mask(tgt, ref, level=TRAIN_DEFAULTS["changed_level"]):
+    """1 where the sharp frame differs from the reference by over `level` in any channel (something moved, appeared or
+    left since the reference), else 0; N×1×H×W."""
+    return ((tgt - ref).abs().amax(dim=1, keepdim=True) > level).float()
+
+
 def changed_l1(out, tgt, ref, weight, level):
-    """L1 with the pixels where the sharp frame differs from the reference (by over `level` in any channel: something
-    moved, appeared or left since the reference) counted 1 + `weight` times. A two-frame network sees the reference
+    """L1 with the pixels of changed_mask counted 1 + `weight` times. A two-frame network sees the reference
     everywhere, but only there must it restore from the blurry frame alone: the plain mean lets those few pixels
     drown in the static background, where the product's verified fusion takes over anyway."""
-    changed = ((tgt - ref).abs().amax(dim=1, keepdim=True) > level).float()
-    w = 1 + weight * changed
+    w = 1 + weight * changed_mask(tgt, ref, level)
     return ((out - tgt).abs() * w).mean() / w.mean()
 
 
 @torch.no_grad()
 def evaluate(model, val, channels_last, bs=16):
     """Mean PSNR of blurry input and output over the val pairs, and of the output on sharp inputs (identity); for a
-    two-frame model also the gain in dB on the pixels that changed since the reference (pooled over the val triplets,
-    as changed_l1 marks them), else NaN."""
+    two-frame model also the gain in dB on the pixels that changed since the reference (changed_mask at its default
+    level, whatever the run trains with, so that runs compare; pooled over the val triplets), else NaN."""
     model.eval()
     out_p, in_p, id_p = [], [], []
     changed_err = {"out": 0.0, "in": 0.0, "n": 0.0}
@@ -184,7 +188,7 @@ def evaluate(model, val, channels_last, bs=16):
         in_p.append(psnr(y, s))
         id_p.append(psnr((model(s, *refs).clamp(0, 1) * 255).round() / 255, s))
         if refs:
-            changed = ((s - refs[0]).abs().amax(dim=1, keepdim=True) > 0.05).float()
+            changed = changed_mask(s, refs[0])
             changed_err["out"] += (((o * 255).round() / 255 - s) ** 2 * changed).sum().item()
             changed_err["in"] += ((y - s) ** 2 * changed).sum().item()
             changed_err["n"] += changed.sum().item() * s.shape[1]

@@ -34,14 +34,14 @@ public sealed class ReferenceKeeperStage : IDisposable
     private readonly ReferenceVerifier _verifier;
     private ChannelReader<Frame>? _judged; // the keeper's input, to tell when a live stream's keeper is behind
 
-    /// <summary>The weight of the latest verification in the running estimate of what one costs this stream.</summary>
-    private const double VerifyTimeSmoothing = 0.2;
+    /// <summary>The weight of the latest sample in the running estimates of a verification's cost and of the frame interval.</summary>
+    private const double Smoothing = 0.2;
 
     /// <summary>What the estimate of a verification's cost keeps for each live frame it turned away.</summary>
     private const double OverBudgetDecay = 0.95;
 
-    private double _verifySeconds; // what a verification has cost this stream (smoothed); 0 until the first
-    private double _frameIntervalSeconds = double.PositiveInfinity; // between the stream's frames (smoothed)
+    private double _verifySeconds = double.NaN; // what a verification has cost this stream (smoothed); NaN until the first
+    private double _frameIntervalSeconds = double.NaN; // between the stream's frames (smoothed); NaN until two frames
     private TimeSpan? _lastTimestamp;
 
     // The reference: its pixels in the layout it was decoded in, where it came from, and what is derived from it.
@@ -97,8 +97,7 @@ public sealed class ReferenceKeeperStage : IDisposable
     {
         if (_lastTimestamp is TimeSpan last && frame.Timestamp > last)
         {
-            double interval = (frame.Timestamp - last).TotalSeconds;
-            _frameIntervalSeconds = double.IsInfinity(_frameIntervalSeconds) ? interval : _frameIntervalSeconds + (VerifyTimeSmoothing * (interval - _frameIntervalSeconds));
+            _frameIntervalSeconds = Smoothed(_frameIntervalSeconds, (frame.Timestamp - last).TotalSeconds);
         }
 
         _lastTimestamp = frame.Timestamp;
@@ -246,7 +245,7 @@ public sealed class ReferenceKeeperStage : IDisposable
             return double.NaN;
         }
 
-        if (_dispatcher.IsLive && _verifySeconds > _frameIntervalSeconds)
+        if (_dispatcher.IsLive && _verifySeconds > _frameIntervalSeconds) // false while either is still unmeasured (NaN)
         {
             // Verifying would leave the keeper behind a live source, whose next frames would then skip the network.
             // The estimate shrinks with every frame it turns away, so that verification is tried again now and then:
@@ -262,7 +261,7 @@ public sealed class ReferenceKeeperStage : IDisposable
         (VerifiedReference? result, double fraction, string? failure) = _verifier.Verify(bgr, reference);
         double took = Stopwatch.GetElapsedTime(start).TotalSeconds;
         PipelineMetrics.StageDuration.WithLabels("verify").Observe(took);
-        _verifySeconds = _verifySeconds == 0 ? took : _verifySeconds + (VerifyTimeSmoothing * (took - _verifySeconds));
+        _verifySeconds = Smoothed(_verifySeconds, took);
         if (failure is not null)
         {
             PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "no_kernel").Inc();
@@ -277,6 +276,9 @@ public sealed class ReferenceKeeperStage : IDisposable
 
         return fraction;
     }
+
+    /// <summary>An exponential running mean: the first sample itself, then <see cref="Smoothing"/> of each new one.</summary>
+    private static double Smoothed(double estimate, double sample) => double.IsNaN(estimate) ? sample : estimate + (Smoothing * (sample - estimate));
 
     /// <summary>The reference as BGR: the buffer itself, or (I420) a conversion made once per reference.</summary>
     private Mat ReferenceBgr()
