@@ -179,8 +179,10 @@ public sealed class FixedCameraPipelineTests
 
     /// <summary>
     /// With the default latency budget (1 s) and a source paced at 20 fps, a live stream's keeper verifies only what it
-    /// has time for: frames come out in order, and every frame with a reference that skipped verification (behind or
-    /// over budget) is counted; with verify_live off, none is verified.
+    /// has time for: frames come out in order, and every frame given a reference is either verified or counted as
+    /// skipped (behind or over budget; on a loaded machine that may be all of them); with verify_live off, none is
+    /// verified. The keeper counts every frame it gave a reference, also those that the shared queue then passed
+    /// through without the network, so the counters are at least what the report's deblurred frames show.
     /// </summary>
     [Theory]
     [InlineData(true)]
@@ -200,16 +202,20 @@ public sealed class FixedCameraPipelineTests
         JsonElement[] used = lines.Where(l => l.GetProperty("route").GetString() == "deblurred" && l.GetProperty("reference_outcome").GetString() == "used").ToArray();
         int verified = used.Count(l => l.GetProperty("reference_verified_fraction").ValueKind == JsonValueKind.Number);
         double Skipped(string reason) => PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(stream, reason).Value;
+        double verifications = PipelineMetrics.FixedCameraVerified.WithLabels(stream).Count;
+        Assert.True(verifications >= verified, $"{verified} frames report a verified share, the keeper counted {verifications}");
         if (verifyLive)
         {
-            Assert.True(verified > 0, $"none of {used.Length} frames with a reference verified; skipped behind {Skipped("behind")}, over budget {Skipped("over_budget")}");
-            Assert.Equal(used.Length - verified, Skipped("behind") + Skipped("over_budget") + Skipped("no_kernel"));
+            Assert.True(Skipped("behind") + Skipped("over_budget") + Skipped("no_kernel") >= used.Length - verified,
+                $"{used.Length - verified} deblurred frames skipped verification, {Skipped("behind")} behind, {Skipped("over_budget")} over budget counted");
             Assert.Equal(0, Skipped("live"));
         }
         else
         {
             Assert.Equal(0, verified);
-            Assert.Equal(used.Length, Skipped("live"));
+            Assert.Equal(0, verifications);
+            Assert.True(Skipped("live") >= used.Length, $"{used.Length} deblurred frames with a reference, {Skipped("live")} counted as live skips");
+            Assert.Equal(0, Skipped("behind") + Skipped("over_budget"));
         }
     }
 
