@@ -53,9 +53,10 @@ public sealed class FixedCameraOptions
     /// <summary>
     /// Verified fusion on live streams too. It runs on the stream's keeper thread, so a live frame skips it whenever
     /// the keeper is behind its source, and while what verification has been costing this stream exceeds its frame
-    /// interval: a small CPU verifies what it has time for and no more. Files always verify.
+    /// interval. Off by default: the first verification of a stream runs before its cost is known, and on a small,
+    /// loaded CPU it can outlast the queues in front of the keeper, and the live source drops frames. Files always verify.
     /// </summary>
-    public bool VerifyLive { get; set; } = true;
+    public bool VerifyLive { get; set; }
 
     /// <summary>A place fails verification where the local RMS difference from the blurred reference exceeds this many times the frame's median.</summary>
     public double VerifyTolerance { get; set; } = 3;

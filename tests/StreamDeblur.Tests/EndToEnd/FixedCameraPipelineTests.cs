@@ -172,9 +172,8 @@ public sealed class FixedCameraPipelineTests
         Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "skipped_overload"), l => Assert.False(l.GetProperty("reference_used").GetBoolean()));
         Assert.All(blurry.Where(l => l.GetProperty("route").GetString() == "deblurred"), l => Assert.NotEqual(JsonValueKind.Null, l.GetProperty("reference_outcome").ValueKind));
         Assert.Contains(blurry, l => l.GetProperty("reference_used").GetBoolean());
-        // Verified fusion runs on live streams too (verify_live), where the keeper has time for it: at least on a
-        // frame that finds it idle.
-        Assert.Contains(blurry, l => l.GetProperty("reference_verified_fraction").ValueKind == JsonValueKind.Number);
+        // Verified fusion is off on live streams by default (verify_live): their keeper must keep up with the source.
+        Assert.All(blurry, l => Assert.Equal(JsonValueKind.Null, l.GetProperty("reference_verified_fraction").ValueKind));
     }
 
     /// <summary>
