@@ -50,7 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_DEFAULTS = dict(batch=8, crop=192, lr=1e-3, min_lr=1e-5, warmup=1000, steps=10 ** 9, decay_steps=0,
                       decay_start=None, wd=1e-4, betas=(0.9, 0.99), fft_weight=0.02, ema=0.999, clip=0.5,
                       val_every=2000, save_every=500, seed=1, threads=2, val_pairs=96, val_crop=192, channels_last=True,
-                      bf16=False, changed_weight=0.0, changed_level=0.05)
+                      bf16=False, changed_weight=0.0, changed_level=0.05, val_seed=None)
 DATA_DEFAULTS = dict(video_every=6, min_short=240, max_short=1080,
                      weights={"bsds500": 0.3, "urban100": 0.17, "sunhays80": 0.15, "debian": 0.13,
                               "pets2001": 0.1, "highway": 0.08, "wsdot": 0.07})
@@ -351,7 +351,9 @@ def main():
     val_options["train"]["crop"] = t["val_crop"]  # the val pairs stay the same when the training crop changes
     val_options["degradation"] = val_degradation  # ... and when an ablation branch changes a switch
     val_options["data"] = val_data
-    val_gen = make_generator(a.datasets, val_options, "val", 10 ** 6 + t["seed"])
+    # val_seed: draw another run's val pairs (a fork scored on its parent's pairs), else the run's own seed's
+    val_seed = t.get("val_seed")
+    val_gen = make_generator(a.datasets, val_options, "val", 10 ** 6 + (t["seed"] if val_seed is None else val_seed))
     vb = [val_gen.batch(i, 8)[:-1] for i in range(t["val_pairs"] // 8)]
     val = tuple(np.concatenate([b[k] for b in vb]) for k in range(len(vb[0])))
     nparams = sum(p.numel() for p in model.parameters())

@@ -51,12 +51,19 @@ public sealed class FixedCameraOptions
     public bool VerifiedFusion { get; set; } = true;
 
     /// <summary>
-    /// Verified fusion on live streams too. It runs on the stream's keeper thread, so a live frame skips it whenever
-    /// the keeper is behind its source, and while what verification has been costing this stream exceeds its frame
-    /// interval. Off by default: the first verification of a stream runs before its cost is known, and on a small,
-    /// loaded CPU it can outlast the queues in front of the keeper, and the live source drops frames. Files always verify.
+    /// Run the two-frame network on frames that have an aligned reference. Off ("verify only"): every blurry frame goes
+    /// through the single-frame model, and verified fusion blends in the part of it proved to be the reference seen
+    /// through the measured blur; the two-frame model is not loaded. Needs <see cref="VerifiedFusion"/>. For a
+    /// single-frame model that the two-frame network was not forked from (config/quality.json).
     /// </summary>
-    public bool VerifyLive { get; set; }
+    public bool TwoFrameNetwork { get; set; } = true;
+
+    /// <summary>
+    /// Verified fusion on live streams too. It runs on the stream's keeper thread, so a live frame skips it whenever
+    /// the keeper is behind its source, until a probe off that thread has measured what verifying costs, and while that
+    /// cost exceeds the stream's frame interval (measured again every 30 s of stream time). Files always verify.
+    /// </summary>
+    public bool VerifyLive { get; set; } = true;
 
     /// <summary>A place fails verification where the local RMS difference from the blurred reference exceeds this many times the frame's median.</summary>
     public double VerifyTolerance { get; set; } = 3;
@@ -76,7 +83,8 @@ public sealed class FixedCameraOptions
 
     internal void Validate(string key, List<string> errors)
     {
-        StreamDeblurOptions.Require(!Enabled || !string.IsNullOrWhiteSpace(Metadata), errors, $"{key}.metadata", "is required while fixed-camera mode is enabled");
+        StreamDeblurOptions.Require(!Enabled || !TwoFrameNetwork || !string.IsNullOrWhiteSpace(Metadata), errors, $"{key}.metadata", "is required while fixed-camera mode runs the two-frame network");
+        StreamDeblurOptions.Require(!Enabled || TwoFrameNetwork || VerifiedFusion, errors, $"{key}.two_frame_network", "false needs verified_fusion: without either, fixed-camera mode would do nothing");
         StreamDeblurOptions.Require(ReferenceSharpnessRatio is > 0 and <= 2, errors, $"{key}.reference_sharpness_ratio", $"{ReferenceSharpnessRatio} is outside (0, 2]");
         StreamDeblurOptions.Require(MaxAgeSeconds is > 0 and <= 3600, errors, $"{key}.max_age_seconds", $"{MaxAgeSeconds} is outside (0, 3600]");
         StreamDeblurOptions.Require(MaxAgeFrames is >= 0 and <= 1_000_000, errors, $"{key}.max_age_frames", $"{MaxAgeFrames} is outside 0..1000000");

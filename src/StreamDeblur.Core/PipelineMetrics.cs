@@ -94,11 +94,11 @@ public static class PipelineMetrics
 
     public static readonly Counter FixedCameraVerificationsSkipped = Metrics.CreateCounter(
         "streamdeblur_fixed_camera_verifications_skipped_total",
-        "Frames with an aligned reference whose verified fusion was skipped: a live stream with verify_live off, a live stream's keeper behind its source, verifying slower than a live stream's frame interval, or no blur kernel measured.",
+        "Frames with an aligned reference whose verified fusion was skipped: a live stream with verify_live off, a live stream's keeper behind its source, its cost still being measured, verifying slower than a live stream's frame interval, or no blur kernel measured.",
         "stream", "reason");
 
     /// <summary>The reasons of <see cref="FixedCameraVerificationsSkipped"/>.</summary>
-    public static readonly string[] VerificationSkipReasons = ["live", "behind", "over_budget", "no_kernel"];
+    public static readonly string[] VerificationSkipReasons = ["live", "behind", "measuring", "over_budget", "no_kernel"];
 
     /// <summary>Publishes a fixed-camera stream's counters at zero, as <see cref="InitialiseStream"/> does.</summary>
     public static void InitialiseFixedCamera(string streamId)

@@ -109,7 +109,7 @@ public sealed class DeblurStage : IDisposable
                 frame.Route = FrameRoute.Deblurred;
                 frame.DeblurSeconds = seconds / batch.Frames.Count;
                 frame.BatchSize = batch.Frames.Count;
-                frame.ReferenceUsed = batch.WithReference;
+                frame.ReferenceUsed = batch.WithReference || frame.Verified is not null; // the network's input, or verified fusion
                 frame.Verified?.BlendInto(frame.Image); // verified fusion: the proven part from the frame itself
                 frame.ReleaseReference();
                 PipelineMetrics.FramesDeblurred.WithLabels(frame.StreamId).Inc();

@@ -97,7 +97,7 @@ public sealed class FramePipeline : IAsyncDisposable
         Channel<FrameBatch> batches = PipelineChannels.Lossless<FrameBatch>(2);
         var blurryWriters = new SharedWriterCompletion<Frame>(blurry.Writer, _options.Streams.Count);
         var batcher = new FrameBatcher(_options.Batching);
-        using BlurEstimator? scoreAfterDeblur = _fixedCameraModel is null ? null : new BlurEstimator(_options.Blur);
+        using BlurEstimator? scoreAfterDeblur = _options.Streams.Any(UsesFixedCamera) ? new BlurEstimator(_options.Blur) : null;
         using var deblur = new DeblurStage(_model, _options.Model, _loggers.CreateLogger("deblur"), _fixedCameraModel, scoreAfterDeblur);
 
         Task batcherTask = batcher.RunAsync(blurry.Reader, batches.Writer, abort);
@@ -359,7 +359,7 @@ public sealed class FramePipeline : IAsyncDisposable
     /// is loaded, and some frames are judged (blur.mode none judges none).
     /// </summary>
     private bool UsesFixedCamera(StreamOptions stream) =>
-        _fixedCameraModel is not null && _options.FixedCamera.Enabled && stream.FixedCamera && _options.Blur.Mode != "none";
+        FixedCameraModel.UsedBy(_options, stream, _fixedCameraModel);
 
     /// <summary>Runs the stage that writes a stream's blurry frames into the shared queue (the router or the reference keeper).</summary>
     private static async Task RunSharedWriterAsync(Task routing, SharedWriterCompletion<Frame> blurryWriters)

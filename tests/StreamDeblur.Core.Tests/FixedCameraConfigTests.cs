@@ -61,6 +61,23 @@ public sealed class FixedCameraConfigTests
     }
 
     [Fact]
+    public void VerifyOnlyNeedsVerifiedFusionButNoTwoFrameModel()
+    {
+        StreamDeblurOptions verifyOnly = ConfigLoader.Parse("""{ "fixed_camera": { "two_frame_network": false, "metadata": "" } }""");
+        verifyOnly.Streams = [new StreamOptions { Id = "a", Input = "a.mp4", Output = "a.mkv" }];
+        Assert.Empty(verifyOnly.Validate());
+
+        StreamDeblurOptions nothing = ConfigLoader.Parse("""{ "fixed_camera": { "two_frame_network": false, "verified_fusion": false } }""");
+        nothing.Streams = [new StreamOptions { Id = "a", Input = "a.mp4", Output = "a.mkv" }];
+        Assert.StartsWith("fixed_camera.two_frame_network: ", Assert.Single(nothing.Validate()));
+
+        StreamDeblurOptions quality = ConfigLoader.Load(Path.Combine(TestPaths.RepoRoot, "config", "quality.json"));
+        Assert.Empty(quality.Validate());
+        Assert.True(quality.FixedCamera.Enabled);
+        Assert.False(quality.FixedCamera.TwoFrameNetwork);
+    }
+
+    [Fact]
     public void SeveralBadValuesGiveSeveralLines()
     {
         StreamDeblurOptions options = ConfigLoader.Parse("""{ "fixed_camera": { "max_age_seconds": 0, "motion": "spline", "alignment_width": 9000 } }""");

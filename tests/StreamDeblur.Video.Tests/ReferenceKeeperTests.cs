@@ -231,6 +231,59 @@ public sealed class ReferenceKeeperTests
         Assert.Equal(0, late.FixedCamera!.Value.AlignSeconds);
     }
 
+    /// <summary>
+    /// A live keeper never runs a verification of unknown cost on its own thread: the first live frame with a reference
+    /// is counted as measuring and handed on unverified at once, while a probe times a verification off the thread; once
+    /// the probe has measured a cost that fits the frame interval, the keeper verifies. A stream whose frames come
+    /// faster than verifying costs is counted over budget instead.
+    /// </summary>
+    [Theory]
+    [InlineData(10.0)]
+    [InlineData(0.001)]
+    public void ALiveKeeperMeasuresWhatVerifyingCostsBeforeItVerifies(double secondsPerFrame)
+    {
+        string stream = "keeper-probe-" + Guid.NewGuid().ToString("N")[..6];
+        double Skipped(string reason) => PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(stream, reason).Value;
+        TimeSpan At(int index) => TimeSpan.FromSeconds(index * secondsPerFrame);
+        using var keeper = new ReferenceKeeperStage(stream, new FixedCameraOptions { MaxAgeSeconds = 3600 }, new BlurOptions(),
+            new RouteDispatcher(stream, isLive: true, TimeSpan.FromSeconds(1000)));
+        KeepSharp(keeper, stream, 25, At(25));
+        KeepSharp(keeper, stream, 26, At(26));
+
+        using Frame first = Judged(stream, 27, blurry: true, at: At(27));
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        keeper.Keep(first);
+        Assert.Equal(ReferenceOutcome.Used, first.FixedCamera!.Value.Outcome);
+        Assert.True(double.IsNaN(first.FixedCamera!.Value.VerifiedFraction), "the first live frame was verified before the cost was known");
+        Assert.Null(first.Verified);
+        Assert.Equal(1, Skipped("measuring"));
+        Assert.Equal(0, PipelineMetrics.FixedCameraVerified.WithLabels(stream).Count);
+
+        // Later frames: once the probe has finished, a frame interval of 10 s fits; one of 1 ms does not.
+        var verified = new List<double>();
+        for (int i = 28; i < 42 && verified.Count == 0 && Skipped("over_budget") == 0; i++)
+        {
+            Thread.Sleep(500);
+            using Frame next = Judged(stream, i, blurry: true, at: At(i));
+            keeper.Keep(next);
+            if (!double.IsNaN(next.FixedCamera!.Value.VerifiedFraction))
+            {
+                verified.Add(next.FixedCamera!.Value.VerifiedFraction);
+            }
+        }
+
+        if (secondsPerFrame >= 1)
+        {
+            Assert.NotEmpty(verified);
+            Assert.Equal(0, Skipped("over_budget"));
+        }
+        else
+        {
+            Assert.Empty(verified);
+            Assert.Equal(1, Skipped("over_budget"));
+        }
+    }
+
     [Fact]
     public void FailedAlignmentFallsBackAndIsCounted()
     {

@@ -18,8 +18,9 @@ namespace StreamDeblur.Video.FixedCamera;
 /// frame owns; a failed or poor alignment hands nothing, and the frame is deblurred single-frame.</item>
 /// <item>With verified fusion on, it also measures the blur between the aligned reference and the frame and hands
 /// the frame the part of it that is provably the reference seen through that blur (<see cref="ReferenceVerifier"/>).
-/// A live frame that is already behind (late, or with frames queued behind it) skips this, so that the source does
-/// not drop frames.</item>
+/// A live frame skips this when it is already behind (late, or with frames queued behind it), and while verifying is
+/// not known to fit the stream's frame interval (<see cref="VerificationCostProbe"/> measures it off this thread), so
+/// that the source does not drop frames.</item>
 /// </list>
 /// Frames reach it in source order (deblurred frames return to their stream after it), and a frame that is
 /// not newer than the reference is never compared with it, so a reference never travels back in time.
@@ -37,10 +38,12 @@ public sealed class ReferenceKeeperStage : IDisposable
     /// <summary>The weight of the latest sample in the running estimates of a verification's cost and of the frame interval.</summary>
     private const double Smoothing = 0.2;
 
-    /// <summary>What the estimate of a verification's cost keeps for each live frame it turned away.</summary>
-    private const double OverBudgetDecay = 0.95;
+    /// <summary>How often, in stream time, a live stream whose verification is over budget measures its cost again.</summary>
+    private static readonly TimeSpan s_reprobeInterval = TimeSpan.FromSeconds(30);
 
-    private double _verifySeconds = double.NaN; // what a verification has cost this stream (smoothed); NaN until the first
+    private readonly VerificationCostProbe _probe;
+    private TimeSpan? _lastProbeTimestamp;
+    private double _verifySeconds = double.NaN; // what a verification has cost this stream (smoothed); NaN until measured
     private double _frameIntervalSeconds = double.NaN; // between the stream's frames (smoothed); NaN until two frames
     private TimeSpan? _lastTimestamp;
 
@@ -73,6 +76,7 @@ public sealed class ReferenceKeeperStage : IDisposable
         _dispatcher = dispatcher;
         _aligner = new ReferenceAligner(options);
         _verifier = new ReferenceVerifier(options);
+        _probe = new VerificationCostProbe(options);
     }
 
     /// <summary>The sequence number of the frame held as the reference, or null when none is held.</summary>
@@ -216,7 +220,11 @@ public sealed class ReferenceKeeperStage : IDisposable
         ReferenceOutcome outcome = ReferenceOutcome.Unaligned;
         if (alignment.Succeeded)
         {
-            frame.AttachReference(ReferenceAligner.Warp(ReferenceBgr(), alignment, frame.Size));
+            if (_options.TwoFrameNetwork)
+            {
+                frame.AttachReference(ReferenceAligner.Warp(ReferenceBgr(), alignment, frame.Size));
+            }
+
             outcome = ReferenceOutcome.Used;
         }
         else if (alignment.CameraMoved)
@@ -245,19 +253,15 @@ public sealed class ReferenceKeeperStage : IDisposable
             return double.NaN;
         }
 
-        if (_dispatcher.IsLive && _verifySeconds > _frameIntervalSeconds) // false while either is still unmeasured (NaN)
+        Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr);
+        using Mat reference = ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size);
+        if (_dispatcher.IsLive && !FitsLiveBudget(frame, bgr, reference, out string? skipped))
         {
-            // Verifying would leave the keeper behind a live source, whose next frames would then skip the network.
-            // The estimate shrinks with every frame it turns away, so that verification is tried again now and then:
-            // the first one of a run is the slowest (code and buffers still cold), and a busy machine may become idle.
-            _verifySeconds *= OverBudgetDecay;
-            PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, "over_budget").Inc();
+            PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, skipped).Inc();
             return double.NaN;
         }
 
         long start = Stopwatch.GetTimestamp();
-        Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr);
-        using Mat reference = ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size);
         (VerifiedReference? result, double fraction, string? failure) = _verifier.Verify(bgr, reference);
         double took = Stopwatch.GetElapsedTime(start).TotalSeconds;
         PipelineMetrics.StageDuration.WithLabels("verify").Observe(took);
@@ -275,6 +279,31 @@ public sealed class ReferenceKeeperStage : IDisposable
         }
 
         return fraction;
+    }
+
+    /// <summary>
+    /// Whether a live frame may be verified on the keeper's thread: only once a probe off the thread has measured what
+    /// verifying costs (until then "measuring"), and while that cost fits the stream's frame interval (else
+    /// "over_budget"). An over-budget stream is probed again every <see cref="s_reprobeInterval"/> of stream time, and at
+    /// once after its timestamps restart (a reconnect), since the machine's load or the stream may have changed.
+    /// </summary>
+    private bool FitsLiveBudget(Frame frame, Mat bgr, Mat reference, out string? skipped)
+    {
+        if (_probe.TryTakeResult(out double probed))
+        {
+            _verifySeconds = probed;
+        }
+
+        bool overBudget = _verifySeconds > _frameIntervalSeconds; // false while either is still unmeasured (NaN)
+        bool due = _lastProbeTimestamp is not TimeSpan last || frame.Timestamp < last || frame.Timestamp - last >= s_reprobeInterval;
+        if ((double.IsNaN(_verifySeconds) || overBudget) && due && !_probe.IsRunning)
+        {
+            _probe.Start(bgr.Clone(), reference.Clone());
+            _lastProbeTimestamp = frame.Timestamp;
+        }
+
+        skipped = double.IsNaN(_verifySeconds) ? "measuring" : overBudget ? "over_budget" : null;
+        return skipped is null;
     }
 
     /// <summary>An exponential running mean: the first sample itself, then <see cref="Smoothing"/> of each new one.</summary>
@@ -299,6 +328,7 @@ public sealed class ReferenceKeeperStage : IDisposable
 
     public void Dispose()
     {
+        _probe.Dispose();
         _aligner.Dispose();
         _verifier.Dispose();
         _frameBgr.Dispose();

@@ -268,6 +268,21 @@ public static class Ops
 
         return count;
     }
+
+    /// <summary>Whether a complete line of the per-frame report has this route (e.g. "deblurred").</summary>
+    public static bool AnyCompleteLineRouted(string path, string route)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        string text = reader.ReadToEnd();
+        int end = text.LastIndexOf('\n');
+        return end >= 0 && text[..end].Contains($"\"route\":\"{route}\"", StringComparison.Ordinal);
+    }
 }
 
 /// <summary>One Prometheus text-format scrape, parsed into samples.</summary>
