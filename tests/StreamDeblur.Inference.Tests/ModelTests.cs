@@ -40,15 +40,18 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
         Assert.True(new FileInfo(_shipped.Model.ModelPath).Length < 20_000_000, "the default model must stay under 20 MB");
     }
 
-    [Fact]
-    public void MatchesPyTorchWithin1e4()
+    [Theory]
+    [InlineData("deblur-fast", "parity")]
+    [InlineData("deblur-quality", "parity_deblur-quality")]
+    public void MatchesPyTorchWithin1e4(string name, string fixture)
     {
         // Written by training/export_onnx.py: a seeded input and PyTorch's output for it.
-        (float[] input, int[] shape) = Npy.ReadFloat32(TestPaths.TestData("parity_input.npy"));
-        (float[] expected, int[] outShape) = Npy.ReadFloat32(TestPaths.TestData("parity_output.npy"));
+        (float[] input, int[] shape) = Npy.ReadFloat32(TestPaths.TestData($"{fixture}_input.npy"));
+        (float[] expected, int[] outShape) = Npy.ReadFloat32(TestPaths.TestData($"{fixture}_output.npy"));
         Assert.Equal(shape, outShape);
         var output = new float[expected.Length];
-        _shipped.Model.Run(input, output, shape[0], shape[2], shape[3]);
+        using DeblurModel model = DeblurModel.Load(new ModelOptions { Metadata = Metadata(name), IntraOpThreads = 2 }, NullLogger.Instance);
+        model.Run(input, output, shape[0], shape[2], shape[3]);
         double maxError = expected.Zip(output).Max(p => Math.Abs(p.First - p.Second));
         Assert.True(maxError <= 1e-4, $"max |ORT - PyTorch| = {maxError:E2}");
     }
@@ -84,8 +87,9 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
 
     /// <summary>
     /// A sharp frame that reaches the network (a false alarm of the router) comes out as it went in: 40 dB or better
-    /// against itself on average over the held-out sharp images (measured 42.4 dB for fast and 42.0 for quality;
-    /// version 2 gave 35.4). The worst image, a finely textured photograph, measured 29.4 dB, so the floor is 27 dB.
+    /// against itself on average over the held-out sharp images (measured 42.4 dB for fast and 43.1 for quality;
+    /// version 2 gave 35.4). The worst image, a finely textured photograph, measured 29.4 dB with fast, so the floor
+    /// is 27 dB.
     /// </summary>
     [Theory]
     [InlineData("deblur-fast")]
@@ -108,11 +112,11 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
     }
 
     // Margins for DeblurringRaisesPsnrOnHeldOutImages, each about 0.1 dB under the gain `streamdeblur eval --dir
-    // tests/data/eval` measured (models/README.md, "Results"): fast +0.41 (INT8 +0.37), quality +0.36 (INT8 +0.33).
+    // tests/data/eval` measured (models/README.md, "Results"): fast +0.41 (INT8 +0.37), quality +0.49 (INT8 +0.38).
     private const double FastMarginDb = 0.3;
     private const double FastInt8MarginDb = 0.25;
-    private const double QualityMarginDb = 0.25;
-    private const double QualityInt8MarginDb = 0.2;
+    private const double QualityMarginDb = 0.4;
+    private const double QualityInt8MarginDb = 0.28;
 
     private static string Metadata(string name) => Path.Combine(TestPaths.RepoRoot, "models", $"{name}.json");
 
