@@ -251,7 +251,6 @@ public sealed class ReferenceKeeperTests
         KeepSharp(keeper, stream, 26, At(26));
 
         using Frame first = Judged(stream, 27, blurry: true, at: At(27));
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         keeper.Keep(first);
         Assert.Equal(ReferenceOutcome.Used, first.FixedCamera!.Value.Outcome);
         Assert.True(double.IsNaN(first.FixedCamera!.Value.VerifiedFraction), "the first live frame was verified before the cost was known");

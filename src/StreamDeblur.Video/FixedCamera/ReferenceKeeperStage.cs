@@ -253,15 +253,15 @@ public sealed class ReferenceKeeperStage : IDisposable
             return double.NaN;
         }
 
-        Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr);
-        using Mat reference = ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size);
-        if (_dispatcher.IsLive && !FitsLiveBudget(frame, bgr, reference, out string? skipped))
+        if (_dispatcher.IsLive && LiveSkipReason(frame, alignment) is string skipped)
         {
             PipelineMetrics.FixedCameraVerificationsSkipped.WithLabels(_streamId, skipped).Inc();
             return double.NaN;
         }
 
         long start = Stopwatch.GetTimestamp();
+        Mat bgr = frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr);
+        using Mat reference = ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size);
         (VerifiedReference? result, double fraction, string? failure) = _verifier.Verify(bgr, reference);
         double took = Stopwatch.GetElapsedTime(start).TotalSeconds;
         PipelineMetrics.StageDuration.WithLabels("verify").Observe(took);
@@ -282,12 +282,13 @@ public sealed class ReferenceKeeperStage : IDisposable
     }
 
     /// <summary>
-    /// Whether a live frame may be verified on the keeper's thread: only once a probe off the thread has measured what
-    /// verifying costs (until then "measuring"), and while that cost fits the stream's frame interval (else
-    /// "over_budget"). An over-budget stream is probed again every <see cref="s_reprobeInterval"/> of stream time, and at
-    /// once after its timestamps restart (a reconnect), since the machine's load or the stream may have changed.
+    /// Why a live frame may not be verified on the keeper's thread, or null when it may: only once a probe off the
+    /// thread has measured what verifying costs (until then "measuring"), and while that cost fits the stream's frame
+    /// interval (else "over_budget"). An over-budget stream is probed again every <see cref="s_reprobeInterval"/> of
+    /// stream time, and at once after its timestamps restart (a reconnect), since the machine's load or the stream may
+    /// have changed. A skipped frame costs the keeper no conversion or warp, except the copies that start a probe.
     /// </summary>
-    private bool FitsLiveBudget(Frame frame, Mat bgr, Mat reference, out string? skipped)
+    private string? LiveSkipReason(Frame frame, Alignment alignment)
     {
         if (_probe.TryTakeResult(out double probed))
         {
@@ -298,12 +299,12 @@ public sealed class ReferenceKeeperStage : IDisposable
         bool due = _lastProbeTimestamp is not TimeSpan last || frame.Timestamp < last || frame.Timestamp - last >= s_reprobeInterval;
         if ((double.IsNaN(_verifySeconds) || overBudget) && due && !_probe.IsRunning)
         {
-            _probe.Start(bgr.Clone(), reference.Clone());
+            _probe.Start(frame.PixelsAs(PixelLayout.Bgr24, frame.Size, _frameBgr).Clone(),
+                ReferenceAligner.WarpForDetail(ReferenceBgr(), alignment, frame.Size));
             _lastProbeTimestamp = frame.Timestamp;
         }
 
-        skipped = double.IsNaN(_verifySeconds) ? "measuring" : overBudget ? "over_budget" : null;
-        return skipped is null;
+        return double.IsNaN(_verifySeconds) ? "measuring" : overBudget ? "over_budget" : null;
     }
 
     /// <summary>An exponential running mean: the first sample itself, then <see cref="Smoothing"/> of each new one.</summary>
