@@ -314,6 +314,7 @@ def main():
     with open(os.path.join(ROOT, a.fixed_metadata)) as f:
         metadata = json.load(f)
     results["fixed_model"] = {k: metadata.get(k) for k in ("name", "version", "params", "gmac_720p")}
+    results["on_set"] = a.on_set  # settings of the fixed-camera run only
     lossless = True
     for spec in a.clip or DEFAULT_CLIPS:
         name, path = spec.split("=", 1)
@@ -329,8 +330,8 @@ def main():
             on = {"fixed_camera": {"enabled": True, "metadata": a.fixed_metadata}}
             for setting in a.on_set:
                 key, value = setting.split("=", 1)
-                section, name = key.split(".", 1)
-                on.setdefault(section, {})[name] = json.loads(value)
+                section, option = key.split(".", 1)
+                on.setdefault(section, {})[option] = json.loads(value)
             runs = {"off": (shaken, {"fixed_camera": {"enabled": False}}),
                     "on": (shaken, on),
                     "source": (sharp, {"blur": {"mode": "none"}, "fixed_camera": {"enabled": False}})}
