@@ -22,7 +22,9 @@ Loss: L1 plus a small L1 on the 2-D FFT (the frequency term of MIMO-UNet, Cho et
 CPU threads: channels-last tensors (about 20 % faster here than contiguous ones). `bf16`: the forward pass under
 bfloat16 autocast (weights, optimiser, EMA and loss stay float32). Where the CPU has AVX-512 BF16 and AMX it is 1.65x
 faster per step than float32 (bf16_probe.py: 103 against 170 ms, channels-last, 2026-12-02); on an AVX2-only CPU it
-measured 18-24 times slower, so it is an option, off unless the options file or `--set bf16=true` turns it on.
+measured 18-24 times slower, so it is an option, off unless the options file or `--set bf16=true` turns it on, and a
+run resumed on a CPU without native bfloat16 (avx512_bf16 or amx_bf16) trains in float32 whatever its options say.
+On 2026-12-08's CPU (AVX-512 BF16, no AMX) it was 1.94x faster (78 against 151 ms).
 """
 import argparse
 import copy
@@ -303,6 +305,11 @@ def main():
     torch.set_num_threads(threads)
     global DEVICE
     DEVICE = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()) else "cpu")
+    use_bf16 = t.get("bf16", False)
+    if use_bf16 and DEVICE.type == "cpu" and not cpu_has_bf16():
+        # a run resumed on another machine keeps its options; emulated bfloat16 would make every step 18-24x slower
+        print("bf16 is on in the options, but this CPU has neither avx512_bf16 nor amx_bf16: training in float32", flush=True)
+        use_bf16 = False
 
     # the model, its EMA and the optimiser
     torch.manual_seed(t["seed"])
@@ -389,7 +396,7 @@ def main():
             g["lr"] = lr
         s, y = to_tensor(s, cl), to_tensor(y, cl)
         ref = [to_tensor(r, cl) for r in ref]
-        with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=t.get("bf16", False)):
+        with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=use_bf16):
             out = model(y, *ref)
         out = out.float()
         if t.get("changed_weight", 0) > 0 and ref:
@@ -433,6 +440,16 @@ def main():
     if worker.is_alive():
         worker.terminate()
     print(f"stopped at step {step}; resume state in {resume_path}", flush=True)
+
+
+def cpu_has_bf16():
+    """Native bfloat16 arithmetic on this CPU (AVX-512 BF16 or AMX); without it autocast emulates it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next(line for line in f if line.startswith("flags")).split())
+    except (OSError, StopIteration):
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def grow_into(model, source_state):
