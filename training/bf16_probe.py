@@ -15,14 +15,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import build  # noqa: E402
+from train import cpu_flags  # noqa: E402
 
 CONFIG = {"arch": "dense", "widths": [16, 32, 48, 96, 192], "enc": [1, 1, 1, 1], "middle": 2, "dec": [1, 1, 1, 1]}
 
 
 def main():
     torch.set_num_threads(2)
-    with open("/proc/cpuinfo") as f:
-        flags = set(next(line for line in f if line.startswith("flags")).split())
+    flags = cpu_flags()
     print("cpu flags:", {k: k in flags for k in ("avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni")})
     x, y = torch.rand(8, 3, 192, 192), torch.rand(8, 3, 192, 192)
     for bf16 in (False, True):

@@ -16,21 +16,16 @@ import argparse
 import json
 import os
 
+import sys
+
 import cv2
 import numpy as np
+import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def srgb_to_linear(u8):
-    x = u8.astype(np.float64) / 255.0
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb_u8(lin):
-    x = np.clip(lin, 0.0, 1.0)
-    s = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
-    return np.clip(np.round(s * 255.0), 0, 255).astype(np.uint8)
+sys.path.insert(0, HERE)
+import degrade as D  # noqa: E402  (the sRGB curve, as a table)
+import heldout  # noqa: E402  (to_display: back to 8-bit sRGB as the sets were written)
 
 
 def psf2otf(k, shape):
@@ -44,7 +39,7 @@ def psf2otf(k, shape):
 
 def wiener(blurry_u8, k, lam):
     margin = k.shape[0]
-    lin = srgb_to_linear(blurry_u8)
+    lin = D.SRGB_TO_LINEAR[torch.from_numpy(blurry_u8).long()].double().numpy()
     padded = cv2.copyMakeBorder(lin, margin, margin, margin, margin, cv2.BORDER_REFLECT)
     h, w = padded.shape[:2]
     K = psf2otf(k, (h, w))
@@ -54,7 +49,7 @@ def wiener(blurry_u8, k, lam):
     out = np.empty_like(padded)
     for c in range(padded.shape[2]):
         out[..., c] = np.real(np.fft.ifft2(np.conj(K) * np.fft.fft2(padded[..., c]) / denominator))
-    return linear_to_srgb_u8(out[margin:-margin, margin:-margin])
+    return heldout.to_display(out[margin:-margin, margin:-margin])
 
 
 def psnr(a, b):

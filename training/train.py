@@ -442,14 +442,18 @@ def main():
     print(f"stopped at step {step}; resume state in {resume_path}", flush=True)
 
 
-def cpu_has_bf16():
-    """Native bfloat16 arithmetic on this CPU (AVX-512 BF16 or AMX); without it autocast emulates it."""
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = set(next(line for line in f if line.startswith("flags")).split())
+            return set(next(line for line in f if line.startswith("flags")).split())
     except (OSError, StopIteration):
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+        return set()
+
+
+def cpu_has_bf16():
+    """Native bfloat16 arithmetic on this CPU (AVX-512 BF16 or AMX); without it autocast emulates it."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def grow_into(model, source_state):
