@@ -7,6 +7,8 @@
 # Default out-dir: bench/results/model-quality-<date>; default models: models/deblur-fast.json and
 # models/deblur-quality.json. The held-out sets are tests/data/eval (shipped) and out/heldout/{bsds-clean,
 # bsds-noisy,vtest-shake}, which training/heldout.py builds from ../shared/datasets (and checks against its record).
+# The outputs are saved under out/eval/<out-dir's name>/, so a candidate and the shipped model of the same name
+# (two out-dirs) keep theirs apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-bench/results/model-quality-$(date +%Y%m%d)}"
@@ -29,7 +31,7 @@ for metadata in "${models[@]}"; do
       [ -f "$json" ] && continue
       echo "== $name $variant $set"
       MALLOC_ARENA_MAX=2 dotnet "$cli" eval --dir "$set" --model "$metadata" --config "$config" --json "$json" \
-        --save "out/eval/$name-$variant-$(basename "$set")" | grep -v '^time per'
+        --save "out/eval/$(basename "$out")/$name-$variant-$(basename "$set")" | grep -v '^time per'
     done
   done
 done

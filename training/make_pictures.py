@@ -53,10 +53,11 @@ def main():
     for spec in a.model:
         name, path = spec.split("=", 1)
         with open(path) as f:
-            saved = os.path.splitext(path)[0]  # the --save folder: beside the JSON, or in out/eval (bench/model_quality.sh)
+            # the --save folder: beside the JSON, or in out/eval/<the JSON's folder name> (bench/model_quality.sh)
+            saved = os.path.splitext(path)[0]
             if not os.path.isdir(saved):
                 saved = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "out", "eval",
-                                     os.path.basename(saved))
+                                     os.path.basename(os.path.dirname(os.path.abspath(path))), os.path.basename(saved))
             models.append((name, json.load(f), saved))
     pair = median_pair(models[0][1]["results"])
     sharp = cv2.imread(os.path.join(a.set, pair + "_sharp.png"))

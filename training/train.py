@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_DEFAULTS = dict(batch=8, crop=192, lr=1e-3, min_lr=1e-5, warmup=1000, steps=10 ** 9, decay_steps=0,
                       decay_start=None, wd=1e-4, betas=(0.9, 0.99), fft_weight=0.02, ema=0.999, clip=0.5,
                       val_every=2000, save_every=500, seed=1, threads=2, val_pairs=96, val_crop=192, channels_last=True,
-                      bf16=False, changed_weight=0.0, changed_level=0.05, val_seed=None)
+                      bf16=False, changed_weight=0.0, changed_level=0.05, val_seed=None, reuse=1)
 DATA_DEFAULTS = dict(video_every=6, min_short=240, max_short=1080,
                      weights={"bsds500": 0.3, "urban100": 0.17, "sunhays80": 0.15, "debian": 0.13,
                               "pets2001": 0.1, "highway": 0.08, "wsdot": 0.07})
@@ -68,6 +68,7 @@ def load_options(path):
     unknown = set(train) - set(TRAIN_DEFAULTS)
     if unknown:
         raise ValueError(f"{path}: unknown train options {sorted(unknown)}")
+    ReusedBatches(None, train["batch"], train["reuse"])  # validates reuse
     data = dict(DATA_DEFAULTS, **o.get("data", {}))
     degrade.Degradation.from_dict(o.get("degradation"))  # validates the switches
     return dict(model=o["model"], degradation=o.get("degradation", {}), data=data, train=train, init=o.get("init"))
@@ -126,10 +127,10 @@ def _worker(datasets, options, start, queue, stop):
     """The pair generator, in a process of its own (spawned, not forked: a fork after OpenMP has run deadlocks)."""
     torch.set_num_threads(1)
     t = options["train"]
-    gen = make_generator(datasets, options, "train", t["seed"])
+    batches = ReusedBatches(make_generator(datasets, options, "train", t["seed"]), t["batch"], t.get("reuse", 1))
     index = start
     while not stop.is_set():
-        batch = gen.batch(index, t["batch"])[:-1]  # (sharp, degraded[, reference]) without the infos
+        batch = batches.make(index)
         while not stop.is_set():
             try:
                 queue.put((index,) + batch, timeout=1.0)
@@ -137,6 +138,40 @@ def _worker(datasets, options, start, queue, stop):
             except Exception:  # queue.Full
                 continue
         index += 1
+
+
+def dihedral(u8, code):
+    """One of the eight flips and quarter turns of N x H x W x C crops (code 0 is the identity)."""
+    u8 = np.rot90(u8, code % 4, axes=(1, 2))
+    return np.ascontiguousarray(u8[:, :, ::-1] if code >= 4 else u8)
+
+
+class ReusedBatches:
+    """Training batches, each pair seen `reuse` times. Making a pair costs about as much CPU as its training step
+    (blur in linear light, noise, an x264 round trip), so on two cores the pair worker takes some 40 % of the time.
+    reuse = 1: batch k is `size` fresh pairs. reuse = r > 1: size/r fresh pairs from each of the batch numbers k,
+    k-1, ..., k-r+1, those made j batches ago turned by dihedral transform j; a pair is seen in r consecutive
+    batches, each time turned another way. Batch k stays a pure function of (seed, k): a resumed run remakes the
+    r-1 earlier parts it needs."""
+
+    def __init__(self, gen, size, reuse):
+        if not (1 <= reuse <= 8 and size % reuse == 0):
+            raise ValueError(f"reuse {reuse}: 1 to 8, and a divisor of the batch size {size}")
+        self.gen, self.size, self.reuse = gen, size, reuse
+        self.parts = {}
+
+    def make(self, index):
+        if self.reuse == 1:
+            return self.gen.batch(index, self.size)[:-1]
+        turned = []
+        for age in range(self.reuse):
+            k = index - age
+            if k not in self.parts:  # batch numbers before 0 draw from seeds no run reaches
+                self.parts[k] = self.gen.batch(k if k >= 0 else 10 ** 12 - k, self.size // self.reuse)[:-1]
+            turned.append([dihedral(a, age) for a in self.parts[k]])
+        for k in [k for k in self.parts if k <= index - self.reuse]:
+            del self.parts[k]
+        return tuple(np.concatenate([part[i] for part in turned]) for i in range(len(turned[0])))
 
 
 DEVICE = torch.device("cpu")  # train.py --device; the pairs are made on the CPU either way
@@ -292,6 +327,11 @@ def main():
         if key not in TRAIN_DEFAULTS:
             sys.exit(f"--set: unknown train option {key}")
         t[key] = json.loads(value)
+        if key in ("reuse", "batch"):
+            try:
+                ReusedBatches(None, t["batch"], t.get("reuse", 1))
+            except ValueError as e:
+                sys.exit(f"--set {key}: {e}")
         if key == "crop" and t[key] % 32:
             sys.exit("--set crop: the crop must be a multiple of 32 (the network's pad multiple)")
         options.setdefault("changes", []).append({"step": state["step"] if state else 0, key: t[key]})
