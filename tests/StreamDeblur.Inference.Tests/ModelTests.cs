@@ -112,9 +112,10 @@ public sealed class ModelTests : IClassFixture<ModelTests.ShippedModel>
     }
 
     // Margins for DeblurringRaisesPsnrOnHeldOutImages, each about 0.1 dB under the gain `streamdeblur eval --dir
-    // tests/data/eval` measured (models/README.md, "Results"): fast +0.41 (INT8 +0.37), quality +0.49 (INT8 +0.38).
-    private const double FastMarginDb = 0.3;
-    private const double FastInt8MarginDb = 0.25;
+    // tests/data/eval` measured (models/README.md, "Results"): fast +0.45 (INT8 +0.44 with VNNI; the fast before lost
+    // 0.04 dB more in INT8 on an AVX2-only CPU), quality +0.51 (INT8 +0.51 with VNNI, +0.38 on an AVX2-only CPU).
+    private const double FastMarginDb = 0.35;
+    private const double FastInt8MarginDb = 0.3;
     private const double QualityMarginDb = 0.4;
     private const double QualityInt8MarginDb = 0.28;
 
