@@ -15,7 +15,6 @@ reported (no choice made on the test images), by blur type and extent as model_q
 import argparse
 import json
 import os
-
 import sys
 
 import cv2

@@ -68,7 +68,7 @@ def load_options(path):
     unknown = set(train) - set(TRAIN_DEFAULTS)
     if unknown:
         raise ValueError(f"{path}: unknown train options {sorted(unknown)}")
-    ReusedBatches(None, train["batch"], train["reuse"])  # validates reuse
+    ReusedBatches.check(train["batch"], train["reuse"])
     data = dict(DATA_DEFAULTS, **o.get("data", {}))
     degrade.Degradation.from_dict(o.get("degradation"))  # validates the switches
     return dict(model=o["model"], degradation=o.get("degradation", {}), data=data, train=train, init=o.get("init"))
@@ -155,8 +155,7 @@ class ReusedBatches:
     r-1 earlier parts it needs."""
 
     def __init__(self, gen, size, reuse):
-        if not (1 <= reuse <= 8 and size % reuse == 0):
-            raise ValueError(f"reuse {reuse}: 1 to 8, and a divisor of the batch size {size}")
+        self.check(size, reuse)
         self.gen, self.size, self.reuse = gen, size, reuse
         self.parts = {}
 
@@ -172,6 +171,11 @@ class ReusedBatches:
         for k in [k for k in self.parts if k <= index - self.reuse]:
             del self.parts[k]
         return tuple(np.concatenate([part[i] for part in turned]) for i in range(len(turned[0])))
+
+    @staticmethod
+    def check(size, reuse):
+        if not (1 <= reuse <= 8 and size % reuse == 0):
+            raise ValueError(f"reuse {reuse}: 1 to 8, and a divisor of the batch size {size}")
 
 
 DEVICE = torch.device("cpu")  # train.py --device; the pairs are made on the CPU either way
@@ -329,7 +333,7 @@ def main():
         t[key] = json.loads(value)
         if key in ("reuse", "batch"):
             try:
-                ReusedBatches(None, t["batch"], t.get("reuse", 1))
+                ReusedBatches.check(t["batch"], t.get("reuse", 1))
             except ValueError as e:
                 sys.exit(f"--set {key}: {e}")
         if key == "crop" and t[key] % 32:
